@@ -1,0 +1,285 @@
+//! Configuration: built-in defaults, then a TOML file, then `ROSTER_*`
+//! environment variables, then command-line flags (each layer wins over the
+//! one before it).
+//!
+//! Environment variables name a key by its section and key in upper case:
+//! `ROSTER_BASE_DN`, `ROSTER_HTTP_LISTEN`, `ROSTER_PASSWORD_ARGON2_MEMORY_KIB`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every setting Roster has. Each field has a default, a TOML key and an
+/// environment variable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the embedded database and other state.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/roster.db`.
+    pub database_url: String,
+    /// The LDAP suffix under which `ou=people` and `ou=groups` live.
+    pub base_dn: String,
+    pub http: HttpConfig,
+    pub ldap: LdapConfig,
+    pub store: StoreConfig,
+    pub password: PasswordConfig,
+    pub log: LogConfig,
+}
+
+/// The SCIM/HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// Time a client has to send the request line and headers.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Time a whole request may take.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest `count` a SCIM list returns per page.
+    pub max_results: usize,
+}
+
+/// The LDAP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapConfig {
+    pub listen: SocketAddr,
+    /// Largest accepted LDAP message, in bytes.
+    pub max_pdu_bytes: usize,
+    /// A connection with no request for this long is closed.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Most entries one search returns when the client sets no smaller limit.
+    pub max_search_results: usize,
+    /// Deepest accepted nesting of a search filter.
+    pub max_filter_depth: usize,
+}
+
+/// Database pool settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Connections used for reads.
+    pub max_connections: u32,
+    /// How long a write waits for a locked SQLite database.
+    #[serde(with = "duration")]
+    pub busy_timeout: Duration,
+}
+
+/// Password hashing (argon2id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Most password verifications at once; 0 means the number of cores.
+    pub max_concurrent_hashes: usize,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `roster=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            base_dn: "dc=example,dc=com".into(),
+            http: HttpConfig::default(),
+            ldap: LdapConfig::default(),
+            store: StoreConfig::default(),
+            password: PasswordConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 1024 * 1024,
+            max_results: 1000,
+        }
+    }
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        LdapConfig {
+            listen: ([127, 0, 0, 1], 3389).into(),
+            max_pdu_bytes: 128 * 1024,
+            idle_timeout: Duration::from_secs(300),
+            max_search_results: 10_000,
+            max_filter_depth: 32,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        // OWASP's argon2id recommendation: m=19 MiB, t=2, p=1.
+        PasswordConfig {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 0,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
+const SECTIONS: [&str; 5] = ["http", "ldap", "store", "password", "log"];
+
+/// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.
+fn env_key(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = lower.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return format!("{section}.{rest}");
+        }
+    }
+    lower
+}
+
+impl Config {
+    /// Loads defaults ← `file` ← `ROSTER_*` environment ← `overrides`
+    /// (a serialisable value holding only the flags that were given).
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("ROSTER_")
+                    .ignore(&["TEST_DATABASE_URL"])
+                    .map(|k| env_key(k.as_str()).into()),
+            )
+            .merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        crate::ldap::dn::Dn::parse(&self.base_dn)
+            .map_err(|e| format!("base_dn {:?}: {e}", self.base_dn))?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(format!(
+                "log.format must be \"text\" or \"json\", not {:?}",
+                self.log.format
+            ));
+        }
+        if self.ldap.max_pdu_bytes < 1024 {
+            return Err("ldap.max_pdu_bytes must be at least 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The database URL, with the SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}/roster.db", self.data_dir.display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+/// Parses durations written like `90d`, `15m`, `2s` or `0s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
+}
+
+/// Serde support for durations as `"90d"` strings.
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Seconds(u64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) => super::parse_duration(&t).map_err(serde::de::Error::custom),
+            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_keys_map_to_sections() {
+        assert_eq!(env_key("HTTP_LISTEN"), "http.listen");
+        assert_eq!(env_key("BASE_DN"), "base_dn");
+        assert_eq!(
+            env_key("PASSWORD_ARGON2_MEMORY_KIB"),
+            "password.argon2_memory_kib"
+        );
+        assert_eq!(env_key("DATA_DIR"), "data_dir");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90d").unwrap(), Duration::from_secs(90 * 86400));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert!(parse_duration("soon").is_err());
+    }
+}

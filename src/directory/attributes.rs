@@ -1,0 +1,179 @@
+//! The one attribute map: every searchable attribute with its SCIM path, its
+//! LDAP names, its matching syntax, where the store keeps it, and how its
+//! values are read from a record. Both filter translators and the LDAP entry
+//! builder use this table, so SCIM and LDAP always agree.
+
+use super::model::{Group, MultiValue, User};
+
+/// How values compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// Strings compared without regard to case.
+    CaseIgnore,
+    /// Strings compared exactly.
+    CaseExact,
+    Boolean,
+    /// Date-times (RFC 3339 in SCIM, GeneralizedTime in LDAP).
+    Time,
+    /// A record id (UUID), compared without regard to case.
+    Id,
+}
+
+/// Where the store finds an attribute's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// A column of the record's own table.
+    Column(&'static str),
+    /// Rows of the record's index table under the attribute's key.
+    Index,
+    /// The user's status (`active` is true when it is `active`).
+    Status,
+    /// Ids of the groups a user is a direct member of.
+    MemberOfId,
+    /// Names of the groups a user is a direct member of.
+    MemberOfName,
+    /// Ids of a group's members.
+    MemberId,
+    /// userNames of a group's user members.
+    MemberUserName,
+    /// displayNames of a group's group members.
+    MemberGroupName,
+}
+
+/// One searchable attribute of records of type `T`.
+pub struct AttrDef<T> {
+    /// The canonical name (the SCIM path where there is one); the key of
+    /// the attribute's rows in the index table.
+    pub key: &'static str,
+    /// Whether SCIM filters may name it by `key`.
+    pub scim: bool,
+    /// Names LDAP filters and attribute lists may use (first is canonical).
+    pub ldap: &'static [&'static str],
+    pub syntax: Syntax,
+    pub storage: Storage,
+    /// The attribute's values on a record, unnormalised.
+    pub values: fn(&T) -> Vec<String>,
+}
+
+impl<T> std::fmt::Debug for AttrDef<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key)
+    }
+}
+
+impl<T> AttrDef<T> {
+    /// The form in which a value is indexed and compared.
+    pub fn normalize(&self, value: &str) -> String {
+        match self.syntax {
+            Syntax::CaseIgnore | Syntax::Id => value.to_lowercase(),
+            _ => value.to_string(),
+        }
+    }
+}
+
+fn one(v: &Option<String>) -> Vec<String> {
+    v.iter().cloned().collect()
+}
+
+fn values_of(v: &[MultiValue]) -> Vec<String> {
+    v.iter().map(|m| m.value.clone()).collect()
+}
+
+fn types_of(v: &[MultiValue]) -> Vec<String> {
+    v.iter().filter_map(|m| m.kind.clone()).collect()
+}
+
+macro_rules! attr {
+    ($key:literal, scim: $scim:literal, ldap: [$($ldap:literal),*], $syntax:ident, $storage:expr, $values:expr) => {
+        AttrDef {
+            key: $key,
+            scim: $scim,
+            ldap: &[$($ldap),*],
+            syntax: Syntax::$syntax,
+            storage: $storage,
+            values: $values,
+        }
+    };
+}
+
+/// The searchable attributes of users.
+pub static USER_ATTRS: &[AttrDef<User>] = &[
+    attr!("id", scim: true, ldap: ["entryUUID"], Id, Storage::Column("id"), |u| vec![u.id.to_string()]),
+    attr!("userName", scim: true, ldap: ["uid", "userid"], CaseIgnore, Storage::Column("user_name_lc"), |u| vec![u.attrs.user_name.clone()]),
+    attr!("externalId", scim: true, ldap: [], CaseExact, Storage::Column("external_id"), |u| one(&u.attrs.external_id)),
+    attr!("active", scim: true, ldap: [], Boolean, Storage::Status, |u| vec![(u.status == super::model::Status::Active).to_string()]),
+    attr!("meta.created", scim: true, ldap: ["createTimestamp"], Time, Storage::Column("created_at"), |u| vec![u.meta.created.generalized()]),
+    attr!("meta.lastModified", scim: true, ldap: ["modifyTimestamp"], Time, Storage::Column("modified_at"), |u| vec![u.meta.modified.generalized()]),
+    attr!("cn", scim: false, ldap: ["cn", "commonName"], CaseIgnore, Storage::Index, |u| vec![u.common_name().to_string()]),
+    attr!("displayName", scim: true, ldap: ["displayName"], CaseIgnore, Storage::Index, |u| one(&u.attrs.display_name)),
+    attr!("name.givenName", scim: true, ldap: ["givenName", "gn"], CaseIgnore, Storage::Index, |u| one(&u.attrs.name.given_name)),
+    attr!("name.familyName", scim: true, ldap: ["sn", "surname"], CaseIgnore, Storage::Index, |u| one(&u.attrs.name.family_name)),
+    attr!("name.formatted", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.name.formatted)),
+    attr!("name.middleName", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.name.middle_name)),
+    attr!("nickName", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.nick_name)),
+    attr!("title", scim: true, ldap: ["title"], CaseIgnore, Storage::Index, |u| one(&u.attrs.title)),
+    attr!("userType", scim: true, ldap: ["employeeType"], CaseIgnore, Storage::Index, |u| one(&u.attrs.user_type)),
+    attr!("preferredLanguage", scim: true, ldap: ["preferredLanguage"], CaseIgnore, Storage::Index, |u| one(&u.attrs.preferred_language)),
+    attr!("locale", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.locale)),
+    attr!("timezone", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.timezone)),
+    attr!("profileUrl", scim: true, ldap: ["labeledURI"], CaseExact, Storage::Index, |u| one(&u.attrs.profile_url)),
+    attr!("emails.value", scim: true, ldap: ["mail", "email"], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.emails)),
+    attr!("emails.type", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| types_of(&u.attrs.emails)),
+    attr!("phoneNumbers.value", scim: true, ldap: ["telephoneNumber"], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.phone_numbers)),
+    attr!("phoneNumbers.type", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| types_of(&u.attrs.phone_numbers)),
+    attr!("ims.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.ims)),
+    attr!("roles.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.roles)),
+    attr!("entitlements.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.entitlements)),
+    attr!("groups.value", scim: true, ldap: [], Id, Storage::MemberOfId, |u| u.groups.iter().map(|g| g.id.to_string()).collect()),
+    attr!("groups.display", scim: true, ldap: ["memberOf"], CaseIgnore, Storage::MemberOfName, |u| u.groups.iter().map(|g| g.display_name.clone()).collect()),
+];
+
+/// The searchable attributes of groups.
+pub static GROUP_ATTRS: &[AttrDef<Group>] = &[
+    attr!("id", scim: true, ldap: ["entryUUID"], Id, Storage::Column("id"), |g| vec![g.id.to_string()]),
+    attr!("displayName", scim: true, ldap: ["cn", "commonName"], CaseIgnore, Storage::Column("display_name_lc"), |g| vec![g.attrs.display_name.clone()]),
+    attr!("externalId", scim: true, ldap: [], CaseExact, Storage::Column("external_id"), |g| one(&g.attrs.external_id)),
+    attr!("meta.created", scim: true, ldap: ["createTimestamp"], Time, Storage::Column("created_at"), |g| vec![g.meta.created.generalized()]),
+    attr!("meta.lastModified", scim: true, ldap: ["modifyTimestamp"], Time, Storage::Column("modified_at"), |g| vec![g.meta.modified.generalized()]),
+    attr!("members.value", scim: true, ldap: [], Id, Storage::MemberId, |g| g.members.iter().map(|m| m.id.to_string()).collect()),
+    attr!("members.userName", scim: false, ldap: ["member", "uniqueMember"], CaseIgnore, Storage::MemberUserName, |g| {
+        g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
+    }),
+    attr!("members.groupName", scim: false, ldap: [], CaseIgnore, Storage::MemberGroupName, |g| {
+        g.members.iter().filter(|m| m.kind == super::model::MemberKind::Group).map(|m| m.name.clone()).collect()
+    }),
+];
+
+/// Finds a definition by its SCIM path, ignoring case (RFC 7644 §3.4.2.2).
+pub fn by_scim<T>(table: &'static [AttrDef<T>], path: &str) -> Option<&'static AttrDef<T>> {
+    table
+        .iter()
+        .find(|d| d.scim && d.key.eq_ignore_ascii_case(path))
+}
+
+/// Finds a definition by one of its LDAP names, ignoring case.
+pub fn by_ldap<T>(table: &'static [AttrDef<T>], name: &str) -> Option<&'static AttrDef<T>> {
+    table
+        .iter()
+        .find(|d| d.ldap.iter().any(|n| n.eq_ignore_ascii_case(name)))
+}
+
+/// Finds a definition by its key.
+pub fn by_key<T>(table: &'static [AttrDef<T>], key: &str) -> Option<&'static AttrDef<T>> {
+    table.iter().find(|d| d.key == key)
+}
+
+/// The index rows of a user: `(key, normalised value)` for every
+/// attribute the store keeps in the index table.
+pub fn user_index(user: &User) -> Vec<(&'static str, String)> {
+    let mut rows = Vec::new();
+    for def in USER_ATTRS.iter().filter(|d| d.storage == Storage::Index) {
+        for v in (def.values)(user) {
+            let v = def.normalize(&v);
+            if !rows.iter().any(|(k, x)| *k == def.key && *x == v) {
+                rows.push((def.key, v));
+            }
+        }
+    }
+    rows
+}

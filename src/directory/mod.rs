@@ -1,0 +1,434 @@
+//! The core: the only place that knows the directory's rules. Both protocol
+//! faces call [`Directory`]; it validates, hashes, records audit events and
+//! hands durable changes to a [`Store`].
+
+pub mod attributes;
+pub mod audit;
+pub mod error;
+pub mod model;
+pub mod password;
+pub mod query;
+pub mod store;
+pub mod time;
+pub mod token;
+mod validate;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use audit::AuditEvent;
+pub use error::{DirectoryError, StoreError};
+pub use model::*;
+pub use query::{Filter, Op, Page, Query, Value};
+pub use store::Store;
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+
+use crate::config::PasswordConfig;
+use password::Hasher;
+
+type Result<T> = std::result::Result<T, DirectoryError>;
+
+/// The directory service shared by SCIM, LDAP and the CLI.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: Hasher,
+}
+
+/// A new password to set, or leave the current one.
+pub type NewPassword = Option<String>;
+
+impl Directory {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        password: &PasswordConfig,
+    ) -> Result<Directory> {
+        Ok(Directory {
+            store,
+            clock,
+            hasher: Hasher::new(password)?,
+        })
+    }
+
+    /// The current time by the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether the store answers.
+    pub async fn healthy(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+
+    async fn hash_new_password(&self, password: &NewPassword) -> Result<Option<String>> {
+        match password {
+            Some(p) => {
+                validate::password(p)?;
+                Ok(Some(self.hasher.hash(p).await?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    // ----- users -----
+
+    /// Creates a user. `password`, when given, is hashed with argon2id.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        attrs: UserAttrs,
+        active: bool,
+        password: NewPassword,
+    ) -> Result<User> {
+        let attrs = validate::user(attrs)?;
+        let hash = self.hash_new_password(&password).await?;
+        let now = self.now();
+        let user = User {
+            id: Uuid::new_v4(),
+            attrs,
+            status: if active {
+                Status::Active
+            } else {
+                Status::Disabled
+            },
+            meta: Meta {
+                created: now,
+                modified: now,
+                version: 1,
+            },
+            groups: Vec::new(),
+        };
+        let mut changed = vec!["userName".to_string()];
+        if hash.is_some() {
+            changed.push("password".into());
+        }
+        let event = AuditEvent::new(
+            now,
+            actor,
+            "user.create",
+            "user",
+            user.id,
+            &user.attrs.user_name,
+            changed,
+        );
+        self.store
+            .insert_user(&user, hash.as_deref(), &event)
+            .await?;
+        Ok(user)
+    }
+
+    /// Replaces a user's writable attributes and active flag. With
+    /// `expected_version`, fails if the user changed since that version.
+    pub async fn replace_user(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        attrs: UserAttrs,
+        active: bool,
+        password: NewPassword,
+        expected_version: Option<i64>,
+    ) -> Result<User> {
+        let attrs = validate::user(attrs)?;
+        let hash = self.hash_new_password(&password).await?;
+        let current = self.get_user(id).await?;
+        if let Some(v) = expected_version {
+            if v != current.meta.version {
+                return Err(DirectoryError::VersionMismatch);
+            }
+        }
+        let status = if active {
+            Status::Active
+        } else {
+            Status::Disabled
+        };
+        let mut changed = changed_user_attributes(&current.attrs, &attrs);
+        if status != current.status {
+            changed.push("active".into());
+        }
+        if hash.is_some() {
+            changed.push("password".into());
+        }
+        let now = self.now();
+        let user = User {
+            attrs,
+            status,
+            meta: Meta {
+                modified: now,
+                version: current.meta.version + 1,
+                ..current.meta
+            },
+            ..current
+        };
+        let event = AuditEvent::new(
+            now,
+            actor,
+            "user.update",
+            "user",
+            id,
+            &user.attrs.user_name,
+            changed,
+        );
+        self.store
+            .update_user(&user, user.meta.version - 1, hash.as_deref(), &event)
+            .await?;
+        Ok(user)
+    }
+
+    pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<()> {
+        let user = self.get_user(id).await?;
+        let event = AuditEvent::new(
+            self.now(),
+            actor,
+            "user.delete",
+            "user",
+            id,
+            &user.attrs.user_name,
+            vec![],
+        );
+        self.store.delete_user(id, &event).await?;
+        Ok(())
+    }
+
+    pub async fn get_user(&self, id: Uuid) -> Result<User> {
+        self.store
+            .get_user(id)
+            .await?
+            .ok_or_else(|| DirectoryError::NotFound(format!("user {id}")))
+    }
+
+    pub async fn get_user_by_name(&self, user_name: &str) -> Result<Option<User>> {
+        Ok(self.store.get_user_by_name(user_name).await?)
+    }
+
+    pub async fn find_users(&self, query: &Query<User>) -> Result<Page<User>> {
+        Ok(self.store.list_users(query).await?)
+    }
+
+    /// Checks a user's password. Unknown users, users without a password,
+    /// inactive users and wrong passwords all fail the same way, after the
+    /// same amount of hashing work.
+    pub async fn authenticate(&self, user_name: &str, password: &str) -> Result<User> {
+        if password.len() > password::MAX_PASSWORD_BYTES {
+            return Err(DirectoryError::InvalidCredentials);
+        }
+        let user = self.store.get_user_by_name(user_name).await?;
+        let hash = match &user {
+            Some(u) => self.store.password_hash(u.id).await?,
+            None => None,
+        };
+        let verified = self.hasher.verify(password, hash.as_deref()).await;
+        match user {
+            Some(u) if verified && u.status == Status::Active => Ok(u),
+            _ => Err(DirectoryError::InvalidCredentials),
+        }
+    }
+
+    // ----- groups -----
+
+    async fn resolve_members(&self, group: Option<Uuid>, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>> {
+        let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if Some(*id) == group {
+                return Err(DirectoryError::invalid("members", "a group cannot be a member of itself"));
+            }
+            if !unique.contains(id) {
+                unique.push(*id);
+            }
+        }
+        let found = self.store.resolve_members(&unique).await?;
+        if let Some(missing) = unique.iter().find(|id| !found.iter().any(|(f, _)| f == *id)) {
+            return Err(DirectoryError::invalid(
+                "members",
+                format!("no user or group has id {missing}"),
+            ));
+        }
+        Ok(found)
+    }
+
+    fn members_of(found: Vec<(Uuid, MemberKind)>) -> Vec<Member> {
+        found
+            .into_iter()
+            .map(|(id, kind)| Member {
+                id,
+                kind,
+                name: String::new(),
+                display: None,
+            })
+            .collect()
+    }
+
+    /// Creates a group with the given members (ids of users or groups).
+    pub async fn create_group(&self, actor: &Actor, attrs: GroupAttrs, members: &[Uuid]) -> Result<Group> {
+        let attrs = validate::group(attrs)?;
+        let id = Uuid::new_v4();
+        let found = self.resolve_members(Some(id), members).await?;
+        let now = self.now();
+        let group = Group {
+            id,
+            attrs,
+            members: Self::members_of(found),
+            meta: Meta {
+                created: now,
+                modified: now,
+                version: 1,
+            },
+        };
+        let mut changed = vec!["displayName".to_string()];
+        if !group.members.is_empty() {
+            changed.push("members".into());
+        }
+        let event = AuditEvent::new(now, actor, "group.create", "group", id, &group.attrs.display_name, changed);
+        self.store.insert_group(&group, &event).await?;
+        self.get_group(id).await
+    }
+
+    /// Replaces a group's attributes, and its members when `members` is given.
+    pub async fn replace_group(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        attrs: GroupAttrs,
+        members: Option<&[Uuid]>,
+        expected_version: Option<i64>,
+    ) -> Result<Group> {
+        let attrs = validate::group(attrs)?;
+        let current = self.get_group(id).await?;
+        if let Some(v) = expected_version {
+            if v != current.meta.version {
+                return Err(DirectoryError::VersionMismatch);
+            }
+        }
+        let mut changed = Vec::new();
+        if attrs.display_name != current.attrs.display_name {
+            changed.push("displayName".to_string());
+        }
+        if attrs.external_id != current.attrs.external_id {
+            changed.push("externalId".to_string());
+        }
+        let new_members = match members {
+            Some(ids) => {
+                changed.push("members".into());
+                Self::members_of(self.resolve_members(Some(id), ids).await?)
+            }
+            None => current.members.clone(),
+        };
+        let now = self.now();
+        let group = Group {
+            id,
+            attrs,
+            members: new_members,
+            meta: Meta {
+                modified: now,
+                version: current.meta.version + 1,
+                ..current.meta
+            },
+        };
+        let event = AuditEvent::new(now, actor, "group.update", "group", id, &group.attrs.display_name, changed);
+        self.store
+            .update_group(&group, current.meta.version, members.is_some(), &event)
+            .await?;
+        self.get_group(id).await
+    }
+
+    /// Adds and removes members without rewriting the rest of the group.
+    pub async fn modify_group_members(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        add: &[Uuid],
+        remove: &[Uuid],
+    ) -> Result<()> {
+        let Some(group) = self.store.get_group(id, false).await? else {
+            return Err(DirectoryError::NotFound(format!("group {id}")));
+        };
+        let add = self.resolve_members(Some(id), add).await?;
+        let now = self.now();
+        let event = AuditEvent::new(now, actor, "group.members", "group", id, &group.attrs.display_name, vec!["members".into()]);
+        self.store.modify_members(id, &add, remove, now, &event).await?;
+        Ok(())
+    }
+
+    pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<()> {
+        let group = self.get_group(id).await?;
+        let event = AuditEvent::new(self.now(), actor, "group.delete", "group", id, &group.attrs.display_name, vec![]);
+        self.store.delete_group(id, &event).await?;
+        Ok(())
+    }
+
+    pub async fn get_group(&self, id: Uuid) -> Result<Group> {
+        self.store
+            .get_group(id, true)
+            .await?
+            .ok_or_else(|| DirectoryError::NotFound(format!("group {id}")))
+    }
+
+    pub async fn find_groups(&self, query: &Query<Group>, with_members: bool) -> Result<Page<Group>> {
+        Ok(self.store.list_groups(query, with_members).await?)
+    }
+
+    // ----- tokens and audit -----
+
+    /// Creates a SCIM bearer token and returns its text, which is shown
+    /// once and never stored.
+    pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<String> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 128 {
+            return Err(DirectoryError::invalid("name", "a token name is 1 to 128 characters"));
+        }
+        let token = token::generate();
+        let record = TokenRecord {
+            id: token.id.clone(),
+            name: name.to_string(),
+            secret_hash: token.secret_hash.clone(),
+            created: self.now(),
+        };
+        let event = AuditEvent::new(record.created, actor, "token.create", "token", &record.id, name, vec![]);
+        self.store.insert_token(&record, &event).await?;
+        Ok(token.text)
+    }
+
+    /// Creates the bootstrap administrator token if the store has no token
+    /// yet, returning its text that one time.
+    pub async fn bootstrap_token(&self) -> Result<Option<String>> {
+        if self.store.count_tokens().await? > 0 {
+            return Ok(None);
+        }
+        let actor = Actor::new("bootstrap", Protocol::System, None);
+        self.create_token(&actor, "bootstrap-admin").await.map(Some)
+    }
+
+    /// The token record a presented bearer token belongs to, if valid.
+    pub async fn verify_token(&self, text: &str) -> Result<Option<TokenRecord>> {
+        let Some((id, secret)) = token::split(text) else {
+            return Ok(None);
+        };
+        let record = self.store.get_token(id).await?;
+        Ok(record.filter(|r| token::secret_matches(secret, &r.secret_hash)))
+    }
+
+    /// The newest audit events, newest first.
+    pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>> {
+        Ok(self.store.recent_audit(limit).await?)
+    }
+}
+
+/// Names of the top-level attributes that differ between two versions.
+fn changed_user_attributes(old: &UserAttrs, new: &UserAttrs) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}

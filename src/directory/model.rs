@@ -1,0 +1,272 @@
+//! The directory's records: users, groups, their members, and who acts.
+//!
+//! Attribute names follow the SCIM core schema (RFC 7643), the directory's
+//! canonical vocabulary; the LDAP face maps them through `attributes`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::time::Timestamp;
+
+/// An account's state. Only `Active` accounts may authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Disabled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// Server-owned facts about a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    pub created: Timestamp,
+    pub modified: Timestamp,
+    /// Increases by one with every change; the basis of ETags.
+    pub version: i64,
+}
+
+/// A user's name parts (RFC 7643 §4.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Name {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub honorific_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub honorific_suffix: Option<String>,
+}
+
+impl Name {
+    pub fn is_empty(&self) -> bool {
+        *self == Name::default()
+    }
+}
+
+/// One value of a multi-valued attribute such as `emails` or `phoneNumbers`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiValue {
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary: bool,
+}
+
+/// Everything about a user that a client may write. Stored as one document;
+/// the searchable parts are also indexed (see `attributes`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserAttrs {
+    pub user_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Name::is_empty")]
+    pub name: Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nick_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<MultiValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phone_numbers: Vec<MultiValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ims: Vec<MultiValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<MultiValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<MultiValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<MultiValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub x509_certificates: Vec<MultiValue>,
+    /// Postal addresses, kept exactly as sent (RFC 7643 §4.1.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<Map<String, Value>>,
+    /// Schema extensions by URN, e.g. the enterprise user extension.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extensions: Map<String, Value>,
+}
+
+impl UserAttrs {
+    /// The primary email, or the first one.
+    pub fn primary_email(&self) -> Option<&str> {
+        self.emails
+            .iter()
+            .find(|e| e.primary)
+            .or_else(|| self.emails.first())
+            .map(|e| e.value.as_str())
+    }
+}
+
+/// A group a user belongs to, as seen from the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRef {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub attrs: UserAttrs,
+    pub status: Status,
+    pub meta: Meta,
+    /// Groups the user is a direct member of.
+    pub groups: Vec<GroupRef>,
+}
+
+impl User {
+    /// The common name served over LDAP: displayName, else userName.
+    pub fn common_name(&self) -> &str {
+        self.attrs
+            .display_name
+            .as_deref()
+            .unwrap_or(&self.attrs.user_name)
+    }
+}
+
+/// What a member of a group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+impl MemberKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::User => "User",
+            MemberKind::Group => "Group",
+        }
+    }
+}
+
+/// A member of a group, with the member's current name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub id: Uuid,
+    pub kind: MemberKind,
+    /// userName of a user member, displayName of a group member.
+    pub name: String,
+    /// displayName of a user member, when it has one.
+    pub display: Option<String>,
+}
+
+/// Everything about a group that a client may write, except its members.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupAttrs {
+    pub display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extensions: Map<String, Value>,
+}
+
+/// A stored group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: Uuid,
+    pub attrs: GroupAttrs,
+    pub members: Vec<Member>,
+    pub meta: Meta,
+}
+
+/// The protocol a request arrived by; recorded in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Scim,
+    Ldap,
+    Cli,
+    System,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Scim => "scim",
+            Protocol::Ldap => "ldap",
+            Protocol::Cli => "cli",
+            Protocol::System => "system",
+        }
+    }
+}
+
+/// Who asks for a change: the audit trail records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    /// A token name, a bind DN, or the operator's login for the CLI.
+    pub name: String,
+    pub protocol: Protocol,
+    /// The client's address, when it came over the network.
+    pub client: Option<String>,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>, protocol: Protocol, client: Option<String>) -> Actor {
+        Actor {
+            name: name.into(),
+            protocol,
+            client,
+        }
+    }
+
+    /// The operator at the command line.
+    pub fn cli() -> Actor {
+        let login = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+        Actor::new(login, Protocol::Cli, None)
+    }
+}
+
+/// A SCIM bearer token as stored: the secret part only as a hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// The public part of the token, used to look it up.
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of the secret part.
+    pub secret_hash: Vec<u8>,
+    pub created: Timestamp,
+}

@@ -1,0 +1,96 @@
+//! The one query language inside Roster. SCIM and LDAP filters are both
+//! translated into a [`Filter`]; the store compiles it into indexed SQL.
+
+use super::attributes::AttrDef;
+use super::time::Timestamp;
+
+/// A comparison between an attribute's values and an assertion value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    /// Contains.
+    Co,
+    /// Starts with.
+    Sw,
+    /// Ends with.
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// An assertion value, already parsed for the attribute's syntax.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    Time(Timestamp),
+}
+
+/// A filter over records of type `T` (users or groups).
+///
+/// Evaluation is three-valued as in LDAP: `Undefined` (an attribute the
+/// server does not know) is neither true nor false, and `Not(Undefined)`
+/// stays undefined, so such entries never match.
+#[derive(Debug, Clone)]
+pub enum Filter<T: 'static> {
+    True,
+    False,
+    Undefined,
+    And(Vec<Filter<T>>),
+    Or(Vec<Filter<T>>),
+    Not(Box<Filter<T>>),
+    Present(&'static AttrDef<T>),
+    Compare(&'static AttrDef<T>, Op, Value),
+}
+
+impl<T: 'static> Filter<T> {
+    /// `a AND b`, folding the trivial cases.
+    pub fn and(self, other: Filter<T>) -> Filter<T> {
+        match (self, other) {
+            (Filter::True, f) | (f, Filter::True) => f,
+            (Filter::And(mut a), f) => {
+                a.push(f);
+                Filter::And(a)
+            }
+            (a, b) => Filter::And(vec![a, b]),
+        }
+    }
+
+    /// Nesting depth, for the limits both faces enforce.
+    pub fn depth(&self) -> usize {
+        match self {
+            Filter::And(v) | Filter::Or(v) => 1 + v.iter().map(Filter::depth).max().unwrap_or(0),
+            Filter::Not(f) => 1 + f.depth(),
+            _ => 1,
+        }
+    }
+}
+
+/// A filtered, paged request for records.
+#[derive(Debug, Clone)]
+pub struct Query<T: 'static> {
+    pub filter: Filter<T>,
+    /// Records to skip (0-based).
+    pub offset: usize,
+    /// Most records to return; 0 returns only the total.
+    pub limit: usize,
+}
+
+impl<T: 'static> Query<T> {
+    pub fn new(filter: Filter<T>, offset: usize, limit: usize) -> Query<T> {
+        Query {
+            filter,
+            offset,
+            limit,
+        }
+    }
+}
+
+/// One page of results and how many records matched in all.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub total: usize,
+    pub items: Vec<T>,
+}

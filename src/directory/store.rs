@@ -1,0 +1,99 @@
+//! The port the core needs from a database. `crate::store` implements it
+//! for SQLite and PostgreSQL. Every method that changes data takes the
+//! audit event to write in the same transaction.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::audit::AuditEvent;
+use super::error::StoreError;
+use super::model::{Group, MemberKind, TokenRecord, User};
+use super::query::{Page, Query};
+use super::time::Timestamp;
+
+/// Persistent storage of the directory.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Inserts a new user (and its password hash, if any).
+    async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces a user's attributes and status, provided its stored version
+    /// is still `expected_version`. A `Some` hash replaces the password.
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: i64,
+        password_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a user and its memberships.
+    async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+
+    /// Finds a user by userName, ignoring case.
+    async fn get_user_by_name(&self, user_name: &str) -> Result<Option<User>, StoreError>;
+
+    /// The stored password hash of a user, if one is set.
+    async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError>;
+
+    async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError>;
+
+    /// Which of `ids` exist, and whether each is a user or a group.
+    async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError>;
+
+    /// Inserts a new group with its members.
+    async fn insert_group(&self, group: &Group, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Replaces a group's attributes, and its members too when
+    /// `replace_members`, provided its version is still `expected_version`.
+    async fn update_group(
+        &self,
+        group: &Group,
+        expected_version: i64,
+        replace_members: bool,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Adds and removes the named members only; the rest of the group is
+    /// not rewritten.
+    async fn modify_members(
+        &self,
+        group_id: Uuid,
+        add: &[(Uuid, MemberKind)],
+        remove: &[Uuid],
+        modified: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// A group; its members are loaded only when `with_members`.
+    async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError>;
+
+    /// Lists groups; members are loaded only when `with_members`.
+    async fn list_groups(
+        &self,
+        query: &Query<Group>,
+        with_members: bool,
+    ) -> Result<Page<Group>, StoreError>;
+
+    async fn insert_token(&self, token: &TokenRecord, event: &AuditEvent)
+        -> Result<(), StoreError>;
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    async fn count_tokens(&self) -> Result<usize, StoreError>;
+
+    /// The newest `limit` audit events, newest first.
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+}

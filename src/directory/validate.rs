@@ -1,0 +1,131 @@
+//! Checks on values clients write, shared by every protocol.
+
+use super::error::DirectoryError;
+use super::model::{GroupAttrs, MultiValue, UserAttrs};
+use super::password::MAX_PASSWORD_BYTES;
+
+/// Longest userName or group displayName, in characters.
+const MAX_NAME_CHARS: usize = 256;
+/// Longest other string value, in characters.
+const MAX_VALUE_CHARS: usize = 2048;
+/// Most values of one multi-valued attribute.
+const MAX_VALUES: usize = 100;
+
+type Result<T> = std::result::Result<T, DirectoryError>;
+
+fn name(attribute: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(DirectoryError::invalid(attribute, "must not be empty"));
+    }
+    if v.chars().count() > MAX_NAME_CHARS {
+        return Err(DirectoryError::invalid(
+            attribute,
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(DirectoryError::invalid(attribute, "must not contain control characters"));
+    }
+    Ok(v.to_string())
+}
+
+fn text(attribute: &str, value: &Option<String>) -> Result<()> {
+    if let Some(v) = value {
+        if v.chars().count() > MAX_VALUE_CHARS {
+            return Err(DirectoryError::invalid(
+                attribute,
+                format!("must be at most {MAX_VALUE_CHARS} characters"),
+            ));
+        }
+        if v.contains('\0') {
+            return Err(DirectoryError::invalid(attribute, "must not contain NUL"));
+        }
+    }
+    Ok(())
+}
+
+fn multi(attribute: &str, values: &[MultiValue]) -> Result<()> {
+    if values.len() > MAX_VALUES {
+        return Err(DirectoryError::invalid(
+            attribute,
+            format!("at most {MAX_VALUES} values"),
+        ));
+    }
+    if values.iter().filter(|v| v.primary).count() > 1 {
+        return Err(DirectoryError::invalid(attribute, "at most one value may be primary"));
+    }
+    for v in values {
+        if v.value.trim().is_empty() {
+            return Err(DirectoryError::invalid(attribute, "a value must not be empty"));
+        }
+        text(attribute, &Some(v.value.clone()))?;
+        text(attribute, &v.display)?;
+        text(attribute, &v.kind)?;
+    }
+    Ok(())
+}
+
+/// Validates and normalises a user's attributes.
+pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
+    a.user_name = name("userName", &a.user_name)?;
+    for (attr, v) in [
+        ("externalId", &a.external_id),
+        ("displayName", &a.display_name),
+        ("nickName", &a.nick_name),
+        ("profileUrl", &a.profile_url),
+        ("title", &a.title),
+        ("userType", &a.user_type),
+        ("preferredLanguage", &a.preferred_language),
+        ("locale", &a.locale),
+        ("timezone", &a.timezone),
+        ("name.formatted", &a.name.formatted),
+        ("name.familyName", &a.name.family_name),
+        ("name.givenName", &a.name.given_name),
+        ("name.middleName", &a.name.middle_name),
+        ("name.honorificPrefix", &a.name.honorific_prefix),
+        ("name.honorificSuffix", &a.name.honorific_suffix),
+    ] {
+        text(attr, v)?;
+    }
+    for (attr, v) in [
+        ("emails", &a.emails),
+        ("phoneNumbers", &a.phone_numbers),
+        ("ims", &a.ims),
+        ("photos", &a.photos),
+        ("roles", &a.roles),
+        ("entitlements", &a.entitlements),
+        ("x509Certificates", &a.x509_certificates),
+    ] {
+        multi(attr, v)?;
+    }
+    for e in &a.emails {
+        let v = e.value.trim();
+        match v.split_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !v.contains(char::is_whitespace) => {}
+            _ => return Err(DirectoryError::invalid("emails", format!("{v:?} is not an email address"))),
+        }
+    }
+    Ok(a)
+}
+
+/// Validates and normalises a group's attributes.
+pub fn group(mut a: GroupAttrs) -> Result<GroupAttrs> {
+    a.display_name = name("displayName", &a.display_name)?;
+    text("externalId", &a.external_id)?;
+    Ok(a)
+}
+
+/// Checks a new password's basic shape (the password policy comes later).
+pub fn password(p: &str) -> Result<()> {
+    if p.is_empty() {
+        return Err(DirectoryError::invalid("password", "must not be empty"));
+    }
+    if p.len() > MAX_PASSWORD_BYTES {
+        return Err(DirectoryError::invalid(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}

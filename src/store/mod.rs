@@ -1,0 +1,749 @@
+//! The store adapters: one SQL implementation of the core's [`Store`] port,
+//! shared by SQLite (the embedded default) and PostgreSQL. Each backend has
+//! its own connection setup and migrations (`sqlite.rs`, `postgres.rs`);
+//! the statements themselves are written once, in portable SQL.
+
+mod postgres;
+pub mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
+use sqlx::{Any, Row, Transaction};
+use uuid::Uuid;
+
+use crate::config::StoreConfig;
+use crate::directory::attributes::user_index;
+use crate::directory::{
+    AuditEvent, Group, GroupAttrs, GroupRef, Member, MemberKind, Meta, Page, Query, Status,
+    Store, StoreError, Timestamp, TokenRecord, User, UserAttrs,
+};
+use sql::{condition, Arg, Sql, GROUPS, USERS};
+
+/// Opens the database named by `url`, applying migrations.
+pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    sqlx::any::install_default_drivers();
+    let (read, write) = if url.starts_with("sqlite:") {
+        sqlite::open(url, config).await?
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        postgres::open(url, config).await?
+    } else {
+        return Err(StoreError::Backend(format!(
+            "unsupported database URL {:?}: use sqlite://… or postgres://…",
+            redact(url)
+        )));
+    };
+    Ok(Arc::new(SqlStore { read, write }))
+}
+
+/// A database URL with any password replaced, fit for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The SQL store. Writes go through `write` (a single connection for
+/// SQLite, so writers never contend), reads through `read`.
+struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let what = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            if what.contains("user_name") {
+                return StoreError::Conflict("userName");
+            }
+            if what.contains("display_name") {
+                return StoreError::Conflict("displayName");
+            }
+            if what.contains("scim_tokens") {
+                return StoreError::Conflict("token");
+            }
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn bad_row(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("unreadable {what}: {e}"))
+}
+
+/// Runs a statement built with [`Sql`].
+fn query(sql: &Sql) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    let mut q = sqlx::query(&sql.text);
+    for arg in &sql.args {
+        q = match arg {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+fn parse_id(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| bad_row("id", e))
+}
+
+const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version";
+const GROUP_COLUMNS: &str = "g.id, g.doc, g.created_at, g.modified_at, g.version";
+
+fn meta(row: &AnyRow) -> Result<Meta, StoreError> {
+    Ok(Meta {
+        created: Timestamp(row.try_get("created_at").map_err(backend)?),
+        modified: Timestamp(row.try_get("modified_at").map_err(backend)?),
+        version: row.try_get("version").map_err(backend)?,
+    })
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let id: String = row.try_get("id").map_err(backend)?;
+    let doc: String = row.try_get("doc").map_err(backend)?;
+    let status: String = row.try_get("status").map_err(backend)?;
+    Ok(User {
+        id: parse_id(&id)?,
+        attrs: serde_json::from_str::<UserAttrs>(&doc).map_err(|e| bad_row("user", e))?,
+        status: Status::parse(&status).ok_or_else(|| bad_row("status", &status))?,
+        meta: meta(row)?,
+        groups: Vec::new(),
+    })
+}
+
+fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
+    let id: String = row.try_get("id").map_err(backend)?;
+    let doc: String = row.try_get("doc").map_err(backend)?;
+    Ok(Group {
+        id: parse_id(&id)?,
+        attrs: serde_json::from_str::<GroupAttrs>(&doc).map_err(|e| bad_row("group", e))?,
+        members: Vec::new(),
+        meta: meta(row)?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+async fn write_audit(tx: &mut Transaction<'_, Any>, e: &AuditEvent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, actor, protocol, client, action, target_kind, target_id, target_name, attributes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.at.0)
+    .bind(&e.actor)
+    .bind(&e.protocol)
+    .bind(e.client.as_deref())
+    .bind(&e.action)
+    .bind(&e.target_kind)
+    .bind(&e.target_id)
+    .bind(&e.target_name)
+    .bind(to_json(&e.attributes)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn write_user_index(tx: &mut Transaction<'_, Any>, user: &User) -> Result<(), StoreError> {
+    let id = user.id.to_string();
+    sqlx::query("DELETE FROM user_index WHERE user_id = $1")
+        .bind(&id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    let rows = user_index(user);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO user_index (user_id, attr, value) VALUES ");
+    for (i, (key, value)) in rows.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(Arg::Text(id.clone()))
+            .push(", ")
+            .bind(Arg::Text(key.to_string()))
+            .push(", ")
+            .bind(Arg::Text(value))
+            .push(")");
+    }
+    query(&sql).execute(&mut **tx).await.map_err(backend)?;
+    Ok(())
+}
+
+async fn write_password(
+    tx: &mut Transaction<'_, Any>,
+    id: Uuid,
+    hash: Option<&str>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    if let Some(hash) = hash {
+        sqlx::query(
+            "INSERT INTO credentials (user_id, password_hash, changed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, changed_at = excluded.changed_at",
+        )
+        .bind(id.to_string())
+        .bind(hash)
+        .bind(at.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+async fn add_members(
+    tx: &mut Transaction<'_, Any>,
+    group: Uuid,
+    members: &[(Uuid, MemberKind)],
+) -> Result<(), StoreError> {
+    for chunk in members.chunks(500) {
+        let mut sql = Sql::new("INSERT INTO group_members (group_id, member_id, member_kind) VALUES ");
+        for (i, (id, kind)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(Arg::Text(group.to_string()))
+                .push(", ")
+                .bind(Arg::Text(id.to_string()))
+                .push(", ")
+                .bind(Arg::Text(kind.as_str().to_string()))
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
+        query(&sql).execute(&mut **tx).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    /// Fills in the direct groups of each user.
+    async fn load_groups_of(&self, users: &mut [User]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new(
+            "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.member_id IN (",
+        );
+        sql.bind_list(users.iter().map(|u| u.id.to_string()))
+            .push(") ORDER BY g.display_name_lc");
+        let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
+        for row in rows {
+            let member: String = row.try_get(0).map_err(backend)?;
+            let member = parse_id(&member)?;
+            let id: String = row.try_get(1).map_err(backend)?;
+            let group = GroupRef {
+                id: parse_id(&id)?,
+                display_name: row.try_get(2).map_err(backend)?,
+            };
+            if let Some(u) = users.iter_mut().find(|u| u.id == member) {
+                u.groups.push(group);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills in the members of each group.
+    async fn load_members_of(&self, groups: &mut [Group]) -> Result<(), StoreError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new(
+            "SELECT m.group_id, m.member_id, m.member_kind, u.user_name, u.display_name, mg.display_name \
+             FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups mg ON mg.id = m.member_id \
+             WHERE m.group_id IN (",
+        );
+        sql.bind_list(groups.iter().map(|g| g.id.to_string()))
+            .push(") ORDER BY m.group_id, m.member_kind DESC, u.user_name_lc, mg.display_name_lc");
+        let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
+        for row in rows {
+            let group: String = row.try_get(0).map_err(backend)?;
+            let group = parse_id(&group)?;
+            let id: String = row.try_get(1).map_err(backend)?;
+            let kind: String = row.try_get(2).map_err(backend)?;
+            let user_name: Option<String> = row.try_get(3).map_err(backend)?;
+            let user_display: Option<String> = row.try_get(4).map_err(backend)?;
+            let group_name: Option<String> = row.try_get(5).map_err(backend)?;
+            let (kind, name, display) = if kind == "Group" {
+                (MemberKind::Group, group_name, None)
+            } else {
+                (MemberKind::User, user_name, user_display)
+            };
+            let Some(name) = name else { continue };
+            let member = Member {
+                id: parse_id(&id)?,
+                kind,
+                name,
+                display,
+            };
+            if let Some(g) = groups.iter_mut().find(|g| g.id == group) {
+                g.members.push(member);
+            }
+        }
+        Ok(())
+    }
+
+    async fn one_user(&self, column: &str, value: String) -> Result<Option<User>, StoreError> {
+        let text = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.{column} = $1");
+        let row = sqlx::query(&text)
+            .bind(value)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut users = [user_from_row(&row)?];
+        self.load_groups_of(&mut users).await?;
+        let [user] = users;
+        Ok(Some(user))
+    }
+
+    /// Fails with NotFound or VersionMismatch after an update matched no row.
+    async fn missed_update(&self, table: &str, id: Uuid) -> StoreError {
+        let text = format!("SELECT 1 FROM {table} WHERE id = $1");
+        match sqlx::query(&text).bind(id.to_string()).fetch_optional(&self.write).await {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => backend(e),
+        }
+    }
+}
+
+/// Appends ` WHERE <filter>` for the query's filter.
+fn where_clause<T>(sql: &mut Sql, query: &Query<T>, layout: &sql::Layout) {
+    sql.push(" WHERE ");
+    condition(&query.filter, layout, sql);
+}
+
+/// Appends ordering and the page window.
+fn page_clause(sql: &mut Sql, order: &str, offset: usize, limit: usize) {
+    sql.push(" ORDER BY ")
+        .push(order)
+        .push(" LIMIT ")
+        .bind(Arg::Int(limit as i64))
+        .push(" OFFSET ")
+        .bind(Arg::Int(offset as i64));
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.attrs.user_name)
+        .bind(user.attrs.user_name.to_lowercase())
+        .bind(user.attrs.display_name.as_deref())
+        .bind(user.attrs.external_id.as_deref())
+        .bind(user.status.as_str())
+        .bind(to_json(&user.attrs)?)
+        .bind(user.meta.created.0)
+        .bind(user.meta.modified.0)
+        .bind(user.meta.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        write_user_index(&mut tx, user).await?;
+        write_password(&mut tx, user.id, password_hash, user.meta.modified).await?;
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: i64,
+        password_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE users SET user_name = $1, user_name_lc = $2, display_name = $3, external_id = $4, status = $5, \
+             doc = $6, modified_at = $7, version = $8 WHERE id = $9 AND version = $10",
+        )
+        .bind(&user.attrs.user_name)
+        .bind(user.attrs.user_name.to_lowercase())
+        .bind(user.attrs.display_name.as_deref())
+        .bind(user.attrs.external_id.as_deref())
+        .bind(user.status.as_str())
+        .bind(to_json(&user.attrs)?)
+        .bind(user.meta.modified.0)
+        .bind(user.meta.version)
+        .bind(user.id.to_string())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            drop(tx);
+            return Err(self.missed_update("users", user.id).await);
+        }
+        write_user_index(&mut tx, user).await?;
+        write_password(&mut tx, user.id, password_hash, user.meta.modified).await?;
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        let id_text = id.to_string();
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        for statement in [
+            "DELETE FROM group_members WHERE member_id = $1",
+            "DELETE FROM user_index WHERE user_id = $1",
+            "DELETE FROM credentials WHERE user_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(&id_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(&id_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        self.one_user("id", id.to_string()).await
+    }
+
+    async fn get_user_by_name(&self, user_name: &str) -> Result<Option<User>, StoreError> {
+        self.one_user("user_name_lc", user_name.to_lowercase()).await
+    }
+
+    async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT password_hash FROM credentials WHERE user_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        row.map(|r| r.try_get(0).map_err(backend)).transpose()
+    }
+
+    async fn list_users(&self, q: &Query<User>) -> Result<Page<User>, StoreError> {
+        let mut count = Sql::new("SELECT COUNT(*) FROM users u");
+        where_clause(&mut count, q, &USERS);
+        let total: i64 = query(&count)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
+        let mut users = Vec::new();
+        if q.limit > 0 && (q.offset as i64) < total {
+            let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u"));
+            where_clause(&mut sql, q, &USERS);
+            page_clause(&mut sql, "u.user_name_lc", q.offset, q.limit);
+            let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
+            users = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+            self.load_groups_of(&mut users).await?;
+        }
+        Ok(Page {
+            total: total as usize,
+            items: users,
+        })
+    }
+
+    async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new("SELECT id, 'User' FROM users WHERE id IN (");
+            sql.bind_list(chunk.iter().map(Uuid::to_string));
+            sql.push(") UNION ALL SELECT id, 'Group' FROM groups WHERE id IN (");
+            sql.bind_list(chunk.iter().map(Uuid::to_string));
+            sql.push(")");
+            for row in query(&sql).fetch_all(&self.read).await.map_err(backend)? {
+                let id: String = row.try_get(0).map_err(backend)?;
+                let kind: String = row.try_get(1).map_err(backend)?;
+                let kind = if kind == "Group" {
+                    MemberKind::Group
+                } else {
+                    MemberKind::User
+                };
+                found.push((parse_id(&id)?, kind));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn insert_group(&self, group: &Group, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(group.id.to_string())
+        .bind(&group.attrs.display_name)
+        .bind(group.attrs.display_name.to_lowercase())
+        .bind(group.attrs.external_id.as_deref())
+        .bind(to_json(&group.attrs)?)
+        .bind(group.meta.created.0)
+        .bind(group.meta.modified.0)
+        .bind(group.meta.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let members: Vec<_> = group.members.iter().map(|m| (m.id, m.kind)).collect();
+        add_members(&mut tx, group.id, &members).await?;
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_group(
+        &self,
+        group: &Group,
+        expected_version: i64,
+        replace_members: bool,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query(
+            "UPDATE groups SET display_name = $1, display_name_lc = $2, external_id = $3, doc = $4, \
+             modified_at = $5, version = $6 WHERE id = $7 AND version = $8",
+        )
+        .bind(&group.attrs.display_name)
+        .bind(group.attrs.display_name.to_lowercase())
+        .bind(group.attrs.external_id.as_deref())
+        .bind(to_json(&group.attrs)?)
+        .bind(group.meta.modified.0)
+        .bind(group.meta.version)
+        .bind(group.id.to_string())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            drop(tx);
+            return Err(self.missed_update("groups", group.id).await);
+        }
+        if replace_members {
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+                .bind(group.id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let members: Vec<_> = group.members.iter().map(|m| (m.id, m.kind)).collect();
+            add_members(&mut tx, group.id, &members).await?;
+        }
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn modify_members(
+        &self,
+        group_id: Uuid,
+        add: &[(Uuid, MemberKind)],
+        remove: &[Uuid],
+        modified: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        let done = sqlx::query("UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2")
+            .bind(modified.0)
+            .bind(group_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for chunk in remove.chunks(500) {
+            let mut sql = Sql::new("DELETE FROM group_members WHERE group_id = ");
+            sql.bind(Arg::Text(group_id.to_string())).push(" AND member_id IN (");
+            sql.bind_list(chunk.iter().map(Uuid::to_string)).push(")");
+            query(&sql).execute(&mut *tx).await.map_err(backend)?;
+        }
+        add_members(&mut tx, group_id, add).await?;
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        let id_text = id.to_string();
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
+            .bind(&id_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let done = sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(&id_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut groups = [group_from_row(&row)?];
+        if with_members {
+            self.load_members_of(&mut groups).await?;
+        }
+        let [group] = groups;
+        Ok(Some(group))
+    }
+
+    async fn list_groups(&self, q: &Query<Group>, with_members: bool) -> Result<Page<Group>, StoreError> {
+        let mut count = Sql::new("SELECT COUNT(*) FROM groups g");
+        where_clause(&mut count, q, &GROUPS);
+        let total: i64 = query(&count)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
+        let mut groups = Vec::new();
+        if q.limit > 0 && (q.offset as i64) < total {
+            let mut sql = Sql::new(&format!("SELECT {GROUP_COLUMNS} FROM groups g"));
+            where_clause(&mut sql, q, &GROUPS);
+            page_clause(&mut sql, "g.display_name_lc", q.offset, q.limit);
+            let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
+            groups = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+            if with_members {
+                self.load_members_of(&mut groups).await?;
+            }
+        }
+        Ok(Page {
+            total: total as usize,
+            items: groups,
+        })
+    }
+
+    async fn insert_token(&self, token: &TokenRecord, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.write.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO scim_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&token.id)
+            .bind(&token.name)
+            .bind(hex(&token.secret_hash))
+            .bind(token.created.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        write_audit(&mut tx, event).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, name, secret_hash, created_at FROM scim_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: String = row.try_get(2).map_err(backend)?;
+        Ok(Some(TokenRecord {
+            id: row.try_get(0).map_err(backend)?,
+            name: row.try_get(1).map_err(backend)?,
+            secret_hash: unhex(&hash).ok_or_else(|| bad_row("token", "hash"))?,
+            created: Timestamp(row.try_get(3).map_err(backend)?),
+        }))
+    }
+
+    async fn count_tokens(&self) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM scim_tokens")
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
+        Ok(n as usize)
+    }
+
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, protocol, client, action, target_kind, target_id, target_name, attributes \
+             FROM audit_events ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let attributes: String = r.try_get(8).map_err(backend)?;
+                Ok(AuditEvent {
+                    at: Timestamp(r.try_get(0).map_err(backend)?),
+                    actor: r.try_get(1).map_err(backend)?,
+                    protocol: r.try_get(2).map_err(backend)?,
+                    client: r.try_get(3).map_err(backend)?,
+                    action: r.try_get(4).map_err(backend)?,
+                    target_kind: r.try_get(5).map_err(backend)?,
+                    target_id: r.try_get(6).map_err(backend)?,
+                    target_name: r.try_get(7).map_err(backend)?,
+                    attributes: serde_json::from_str(&attributes).map_err(|e| bad_row("audit", e))?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            super::redact("postgres://roster:secret@db/roster"),
+            "postgres://roster:***@db/roster"
+        );
+        assert_eq!(super::redact("sqlite://data/roster.db"), "sqlite://data/roster.db");
+    }
+}

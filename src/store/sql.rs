@@ -1,0 +1,285 @@
+//! Compiles the core's query tree into a parameterised SQL condition. The
+//! same SQL serves SQLite and PostgreSQL: `$n` placeholders, `EXISTS`
+//! subqueries over indexed tables, and NULL for LDAP's "undefined".
+
+use crate::directory::attributes::{AttrDef, Storage, Syntax};
+use crate::directory::{Filter, Op, Value};
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// SQL text with its arguments, numbered `$1…` in order.
+#[derive(Debug, Default)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `arg`.
+    pub fn bind(&mut self, arg: Arg) -> &mut Sql {
+        self.args.push(arg);
+        let n = self.args.len();
+        self.text.push('$');
+        self.text.push_str(&n.to_string());
+        self
+    }
+
+    /// Appends `$a, $b, …` for a list of texts.
+    pub fn bind_list<I: IntoIterator<Item = String>>(&mut self, items: I) -> &mut Sql {
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Arg::Text(item));
+        }
+        self
+    }
+}
+
+/// How the records of one kind are laid out.
+pub struct Layout {
+    /// Alias of the record's table in the query.
+    pub alias: &'static str,
+    /// The index table and its column naming the record, if the kind has one.
+    pub index: Option<(&'static str, &'static str)>,
+}
+
+pub const USERS: Layout = Layout {
+    alias: "u",
+    index: Some(("user_index", "user_id")),
+};
+
+pub const GROUPS: Layout = Layout {
+    alias: "g",
+    index: None,
+};
+
+const UNDEFINED: &str = "CAST(NULL AS BOOLEAN)";
+
+/// Appends the SQL condition for `filter` to `sql`.
+pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
+    match filter {
+        Filter::True => {
+            sql.push("1=1");
+        }
+        Filter::False => {
+            sql.push("1=0");
+        }
+        Filter::Undefined => {
+            sql.push(UNDEFINED);
+        }
+        Filter::And(parts) | Filter::Or(parts) => {
+            let joiner = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+            if parts.is_empty() {
+                sql.push(if matches!(filter, Filter::And(_)) { "1=1" } else { "1=0" });
+                return;
+            }
+            sql.push("(");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    sql.push(joiner);
+                }
+                condition(part, layout, sql);
+            }
+            sql.push(")");
+        }
+        Filter::Not(inner) => {
+            sql.push("NOT (");
+            condition(inner, layout, sql);
+            sql.push(")");
+        }
+        Filter::Present(def) => attribute(def, None, layout, sql),
+        Filter::Compare(def, op, value) => attribute(def, Some((*op, value)), layout, sql),
+    }
+}
+
+/// The argument and SQL operator for comparing `def` with `value`, or
+/// `None` when the value cannot be compared with the attribute.
+fn comparison<T>(def: &AttrDef<T>, op: Op, value: &Value) -> Option<(&'static str, Arg)> {
+    let arg = match (def.syntax, value) {
+        (Syntax::Time, Value::Time(t)) => Arg::Int(t.0),
+        (Syntax::Time, _) => return None,
+        (_, Value::Str(s)) => Arg::Text(def.normalize(s)),
+        (_, Value::Bool(b)) => Arg::Text(b.to_string()),
+        (_, Value::Time(t)) => Arg::Text(t.generalized()),
+    };
+    let like = |pattern: String| Some(("LIKE", Arg::Text(pattern)));
+    match (op, arg) {
+        (Op::Eq, a) => Some(("=", a)),
+        (Op::Gt, a) => Some((">", a)),
+        (Op::Ge, a) => Some((">=", a)),
+        (Op::Lt, a) => Some(("<", a)),
+        (Op::Le, a) => Some(("<=", a)),
+        (Op::Co, Arg::Text(s)) => like(format!("%{}%", escape_like(&s))),
+        (Op::Sw, Arg::Text(s)) => like(format!("{}%", escape_like(&s))),
+        (Op::Ew, Arg::Text(s)) => like(format!("%{}", escape_like(&s))),
+        (_, Arg::Int(_)) => None,
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Appends `<column> <op> $n`, with LIKE's escape clause when needed.
+fn compare(column: &str, op: &str, arg: Arg, sql: &mut Sql) {
+    sql.push(column).push(" ").push(op).push(" ").bind(arg);
+    if op == "LIKE" {
+        sql.push(" ESCAPE '\\'");
+    }
+}
+
+fn attribute<T>(def: &AttrDef<T>, cmp: Option<(Op, &Value)>, layout: &Layout, sql: &mut Sql) {
+    let a = layout.alias;
+    let cmp = match cmp {
+        None => None,
+        Some((op, value)) => match comparison(def, op, value) {
+            Some(c) => Some(c),
+            None => {
+                sql.push(UNDEFINED);
+                return;
+            }
+        },
+    };
+    // An EXISTS over a related table, with an optional comparison on `column`.
+    let exists = |sql: &mut Sql, from: &str, column: &str, cmp: Option<(&'static str, Arg)>| {
+        sql.push("EXISTS (SELECT 1 FROM ").push(from);
+        if let Some((op, arg)) = cmp {
+            sql.push(" AND ");
+            compare(column, op, arg, sql);
+        }
+        sql.push(")");
+    };
+    match def.storage {
+        Storage::Column(column) => {
+            let column = format!("{a}.{column}");
+            match cmp {
+                None => {
+                    sql.push(&column).push(" IS NOT NULL");
+                }
+                Some((op, arg)) => {
+                    sql.push("(").push(&column).push(" IS NOT NULL AND ");
+                    compare(&column, op, arg, sql);
+                    sql.push(")");
+                }
+            }
+        }
+        Storage::Index => {
+            let Some((table, key)) = layout.index else {
+                sql.push(UNDEFINED);
+                return;
+            };
+            sql.push("EXISTS (SELECT 1 FROM ")
+                .push(table)
+                .push(" i WHERE i.")
+                .push(key)
+                .push(&format!(" = {a}.id AND i.attr = "))
+                .bind(Arg::Text(def.key.to_string()));
+            if let Some((op, arg)) = cmp {
+                sql.push(" AND ");
+                compare("i.value", op, arg, sql);
+            }
+            sql.push(")");
+        }
+        Storage::Status => match cmp {
+            None => {
+                sql.push("1=1");
+            }
+            Some(("=", Arg::Text(v))) => {
+                sql.push(&format!("{a}.status "))
+                    .push(if v == "true" { "=" } else { "<>" })
+                    .push(" 'active'");
+            }
+            Some(_) => {
+                sql.push(UNDEFINED);
+            }
+        },
+        Storage::MemberOfId => exists(
+            sql,
+            &format!("group_members m WHERE m.member_id = {a}.id"),
+            "m.group_id",
+            cmp,
+        ),
+        Storage::MemberOfName => exists(
+            sql,
+            &format!("group_members m JOIN groups mg ON mg.id = m.group_id WHERE m.member_id = {a}.id"),
+            "mg.display_name_lc",
+            cmp,
+        ),
+        Storage::MemberId => exists(
+            sql,
+            &format!("group_members m WHERE m.group_id = {a}.id"),
+            "m.member_id",
+            cmp,
+        ),
+        Storage::MemberUserName => exists(
+            sql,
+            &format!("group_members m JOIN users mu ON mu.id = m.member_id WHERE m.group_id = {a}.id"),
+            "mu.user_name_lc",
+            cmp,
+        ),
+        Storage::MemberGroupName => exists(
+            sql,
+            &format!("group_members m JOIN groups mg ON mg.id = m.member_id WHERE m.group_id = {a}.id"),
+            "mg.display_name_lc",
+            cmp,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::attributes::{by_key, USER_ATTRS};
+    use crate::directory::User;
+
+    #[test]
+    fn compiles_index_and_column_comparisons() {
+        let mail = by_key(USER_ATTRS, "emails.value").unwrap();
+        let name = by_key(USER_ATTRS, "userName").unwrap();
+        let f: Filter<User> = Filter::And(vec![
+            Filter::Compare(mail, Op::Eq, Value::Str("A@X.com".into())),
+            Filter::Not(Box::new(Filter::Compare(name, Op::Sw, Value::Str("b_%".into())))),
+        ]);
+        let mut sql = Sql::default();
+        condition(&f, &USERS, &mut sql);
+        assert_eq!(
+            sql.text,
+            "(EXISTS (SELECT 1 FROM user_index i WHERE i.user_id = u.id AND i.attr = $1 AND i.value = $2) \
+             AND NOT ((u.user_name_lc IS NOT NULL AND u.user_name_lc LIKE $3 ESCAPE '\\')))"
+        );
+        assert_eq!(
+            sql.args,
+            vec![
+                Arg::Text("emails.value".into()),
+                Arg::Text("a@x.com".into()),
+                Arg::Text("b\\_\\%%".into())
+            ]
+        );
+    }
+}
