@@ -3,5 +3,107 @@
 
 pub mod config;
 pub mod directory;
+pub mod http;
 pub mod ldap;
+pub mod scim;
 pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use config::Config;
+use directory::{Clock, Directory, DirectoryError, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Directory(#[from] DirectoryError),
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Listen {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the store named by the configuration and builds the directory
+/// service on it (used by `serve` and by the command-line tools).
+pub async fn open_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Directory, StartError> {
+    let store = store::open(&config.database_url(), &config.store).await?;
+    Ok(Directory::new(store, clock, &config.password)?)
+}
+
+/// A running server.
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub ldap_addr: SocketAddr,
+    pub directory: Directory,
+    /// The administrator token made on first start of an empty store; the
+    /// only time its text exists outside the caller.
+    pub bootstrap_token: Option<String>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the store, creates the bootstrap token if there is none, and
+    /// starts the HTTP (SCIM) and LDAP listeners.
+    pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+        let base = ldap::dn::Dn::parse(&config.base_dn).map_err(|e| StartError::Config(format!("base_dn: {e}")))?;
+        let directory = open_directory(config, clock).await?;
+        let bootstrap_token = directory.bootstrap_token().await?;
+        let listen = |what: &'static str, addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| StartError::Listen { what, addr, source })
+        };
+        let http_listener = listen("SCIM/HTTP", config.http.listen).await?;
+        let ldap_listener = listen("LDAP", config.ldap.listen).await?;
+        let http_addr = http_listener.local_addr().map_err(|source| StartError::Listen {
+            what: "SCIM/HTTP",
+            addr: config.http.listen,
+            source,
+        })?;
+        let ldap_addr = ldap_listener.local_addr().map_err(|source| StartError::Listen {
+            what: "LDAP",
+            addr: config.ldap.listen,
+            source,
+        })?;
+        let (shutdown, stop) = watch::channel(false);
+        let app = http::app(directory.clone(), &config.http);
+        let ldap_state = Arc::new(ldap::LdapState {
+            directory: directory.clone(),
+            tree: ldap::tree::Tree::new(base),
+            config: config.ldap.clone(),
+        });
+        let tasks = vec![
+            tokio::spawn(http::serve(http_listener, app, config.http.header_read_timeout, stop.clone())),
+            tokio::spawn(ldap::serve(ldap_listener, ldap_state, stop)),
+        ];
+        tracing::info!(%http_addr, %ldap_addr, base_dn = %config.base_dn, "Roster is serving");
+        Ok(Server {
+            http_addr,
+            ldap_addr,
+            directory,
+            bootstrap_token,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting connections and waits for the listeners to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,1 +1,260 @@
-fn main() {}
+//! The `roster` command: run the server, or administer its store directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Map, Value};
+
+use roster::config::Config;
+use roster::directory::{Actor, Directory, Filter, Query, Status, SystemClock};
+use roster::{open_directory, Server};
+
+/// Roster: a directory server with SCIM 2.0 and LDAP v3 over one store.
+#[derive(Parser)]
+#[command(name = "roster", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes to find its configuration and store.
+#[derive(Args)]
+struct StoreArgs {
+    /// TOML configuration file (keys as in the README).
+    #[arg(long, global = true, value_name = "FILE", env = "ROSTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the embedded SQLite database [default: ./data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://<data-dir>/roster.db].
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: SCIM over HTTP and LDAP over TCP.
+    Serve(ServeArgs),
+    /// Manage SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Show the newest audit events.
+    Audit {
+        /// How many events to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address for SCIM over HTTP [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<SocketAddr>,
+    /// Address for LDAP [default: 127.0.0.1:3389].
+    #[arg(long, value_name = "ADDR")]
+    ldap_listen: Option<SocketAddr>,
+    /// LDAP base DN [default: dc=example,dc=com].
+    #[arg(long, value_name = "DN")]
+    base_dn: Option<String>,
+    /// Log filter, e.g. info or roster=debug [default: info].
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a SCIM bearer token and print it on stdout (and nothing else).
+    Create {
+        /// A name that says who or what uses the token (shown in the audit trail).
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// List users.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Puts the flags that were given into the shape of the configuration.
+fn overrides(store: &StoreArgs, serve: Option<&ServeArgs>) -> Value {
+    let mut root = Map::new();
+    if let Some(d) = &store.data_dir {
+        root.insert("data_dir".into(), json!(d));
+    }
+    if let Some(u) = &store.database_url {
+        root.insert("database_url".into(), json!(u));
+    }
+    if let Some(s) = serve {
+        if let Some(a) = s.http_listen {
+            root.insert("http".into(), json!({ "listen": a.to_string() }));
+        }
+        if let Some(a) = s.ldap_listen {
+            root.insert("ldap".into(), json!({ "listen": a.to_string() }));
+        }
+        if let Some(b) = &s.base_dn {
+            root.insert("base_dn".into(), json!(b));
+        }
+        let mut log = Map::new();
+        if let Some(l) = &s.log_level {
+            log.insert("level".into(), json!(l));
+        }
+        if let Some(f) = &s.log_format {
+            log.insert("format".into(), json!(f));
+        }
+        if !log.is_empty() {
+            root.insert("log".into(), Value::Object(log));
+        }
+    }
+    Value::Object(root)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    init_logging(&config);
+    let server = Server::start(&config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    if let Some(token) = &server.bootstrap_token {
+        println!("Bootstrap admin token (shown this once; only its hash is stored):");
+        println!("{token}");
+    }
+    println!(
+        "SCIM at http://{}/scim/v2, LDAP at ldap://{}, base DN {}",
+        server.http_addr, server.ldap_addr, config.base_dn
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
+    const PAGE: usize = 1000;
+    let mut offset = 0;
+    if !json {
+        println!("{:<32} {:<9} {:<36} EMAIL", "USERNAME", "STATUS", "ID");
+    }
+    loop {
+        let page = directory
+            .find_users(&Query::new(Filter::True, offset, PAGE))
+            .await
+            .map_err(|e| e.to_string())?;
+        for u in &page.items {
+            let status = if u.status == Status::Active { "active" } else { "disabled" };
+            let email = u.attrs.primary_email().unwrap_or("");
+            if json {
+                let line = json!({
+                    "id": u.id, "userName": u.attrs.user_name, "status": status, "email": email,
+                    "displayName": u.attrs.display_name, "created": u.meta.created.rfc3339(),
+                    "groups": u.groups.iter().map(|g| g.display_name.clone()).collect::<Vec<_>>(),
+                });
+                println!("{line}");
+            } else {
+                println!("{:<32} {:<9} {:<36} {}", u.attrs.user_name, status, u.id, email);
+            }
+        }
+        offset += page.items.len();
+        if page.items.len() < PAGE || offset >= page.total {
+            return Ok(());
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let serve_args = match &cli.command {
+        Command::Serve(args) => Some(args),
+        _ => None,
+    };
+    let config = Config::load(cli.store.config.as_deref(), overrides(&cli.store, serve_args))?;
+    if let Command::Serve(_) = cli.command {
+        return serve(config).await;
+    }
+    let directory = open_directory(&config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Token(TokenCommand::Create { name }) => {
+            let token = directory.create_token(&Actor::cli(), &name).await.map_err(|e| e.to_string())?;
+            println!("{token}");
+        }
+        Command::User(UserCommand::List { json }) => list_users(&directory, json).await?,
+        Command::Audit { limit, json } => {
+            let events = directory.recent_audit(limit).await.map_err(|e| e.to_string())?;
+            for e in events {
+                if json {
+                    let line = json!({
+                        "at": e.at.rfc3339(), "actor": e.actor, "protocol": e.protocol, "client": e.client,
+                        "action": e.action, "target": e.target_kind, "id": e.target_id, "name": e.target_name,
+                        "attributes": e.attributes,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{} {:<14} {:<6} {:<24} {} [{}]",
+                        e.at.rfc3339(),
+                        e.action,
+                        e.protocol,
+                        e.actor,
+                        e.target_name,
+                        e.attributes.join(",")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roster: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use audit::AuditEvent;
 pub use error::{DirectoryError, StoreError};
 pub use model::*;
-pub use query::{Filter, Op, Page, Query, Value};
+pub use query::{Filter, Op, Page, Query, Substrings, Value};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
@@ -120,14 +120,14 @@ impl Directory {
         Ok(user)
     }
 
-    /// Replaces a user's writable attributes and active flag. With
-    /// `expected_version`, fails if the user changed since that version.
+    /// Replaces a user's writable attributes, and its active flag when
+    /// given. With `expected_version`, fails if the user changed since.
     pub async fn replace_user(
         &self,
         actor: &Actor,
         id: Uuid,
         attrs: UserAttrs,
-        active: bool,
+        active: Option<bool>,
         password: NewPassword,
         expected_version: Option<i64>,
     ) -> Result<User> {
@@ -139,10 +139,10 @@ impl Directory {
                 return Err(DirectoryError::VersionMismatch);
             }
         }
-        let status = if active {
-            Status::Active
-        } else {
-            Status::Disabled
+        let status = match active {
+            None => current.status,
+            Some(true) => Status::Active,
+            Some(false) => Status::Disabled,
         };
         let mut changed = changed_user_attributes(&current.attrs, &attrs);
         if status != current.status {
@@ -224,6 +224,15 @@ impl Directory {
             Some(u) if verified && u.status == Status::Active => Ok(u),
             _ => Err(DirectoryError::InvalidCredentials),
         }
+    }
+
+    /// Spends the same hashing work as a real verification and fails; for
+    /// credentials that name no account at all.
+    pub async fn reject_credentials(&self, password: &str) -> DirectoryError {
+        if password.len() <= password::MAX_PASSWORD_BYTES {
+            self.hasher.verify(password, None).await;
+        }
+        DirectoryError::InvalidCredentials
     }
 
     // ----- groups -----

@@ -43,6 +43,16 @@ pub enum Filter<T: 'static> {
     Not(Box<Filter<T>>),
     Present(&'static AttrDef<T>),
     Compare(&'static AttrDef<T>, Op, Value),
+    /// LDAP's `initial*any*…*final` pattern.
+    Substring(&'static AttrDef<T>, Substrings),
+}
+
+/// The parts of a substring assertion, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Substrings {
+    pub initial: Option<String>,
+    pub any: Vec<String>,
+    pub last: Option<String>,
 }
 
 impl<T: 'static> Filter<T> {

@@ -3,7 +3,7 @@
 //! subqueries over indexed tables, and NULL for LDAP's "undefined".
 
 use crate::directory::attributes::{AttrDef, Storage, Syntax};
-use crate::directory::{Filter, Op, Value};
+use crate::directory::{Filter, Op, Substrings, Value};
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,8 +107,34 @@ pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
             sql.push(")");
         }
         Filter::Present(def) => attribute(def, None, layout, sql),
-        Filter::Compare(def, op, value) => attribute(def, Some((*op, value)), layout, sql),
+        Filter::Compare(def, op, value) => match comparison(def, *op, value) {
+            Some(cmp) => attribute(def, Some(cmp), layout, sql),
+            None => {
+                sql.push(UNDEFINED);
+            }
+        },
+        Filter::Substring(def, parts) => {
+            if matches!(def.syntax, Syntax::Time | Syntax::Boolean) {
+                sql.push(UNDEFINED);
+                return;
+            }
+            let pattern = like_pattern(def, parts);
+            attribute(def, Some(("LIKE", Arg::Text(pattern))), layout, sql)
+        }
     }
+}
+
+/// The LIKE pattern for an LDAP substring assertion.
+fn like_pattern<T>(def: &AttrDef<T>, parts: &Substrings) -> String {
+    let mut p = String::new();
+    p.push_str(&escape_like(&def.normalize(parts.initial.as_deref().unwrap_or(""))));
+    p.push('%');
+    for any in &parts.any {
+        p.push_str(&escape_like(&def.normalize(any)));
+        p.push('%');
+    }
+    p.push_str(&escape_like(&def.normalize(parts.last.as_deref().unwrap_or(""))));
+    p
 }
 
 /// The argument and SQL operator for comparing `def` with `value`, or
@@ -154,18 +180,10 @@ fn compare(column: &str, op: &str, arg: Arg, sql: &mut Sql) {
     }
 }
 
-fn attribute<T>(def: &AttrDef<T>, cmp: Option<(Op, &Value)>, layout: &Layout, sql: &mut Sql) {
+/// Appends the condition on `def`: presence when `cmp` is `None`, else
+/// the prepared comparison (SQL operator and argument).
+fn attribute<T>(def: &AttrDef<T>, cmp: Option<(&'static str, Arg)>, layout: &Layout, sql: &mut Sql) {
     let a = layout.alias;
-    let cmp = match cmp {
-        None => None,
-        Some((op, value)) => match comparison(def, op, value) {
-            Some(c) => Some(c),
-            None => {
-                sql.push(UNDEFINED);
-                return;
-            }
-        },
-    };
     // An EXISTS over a related table, with an optional comparison on `column`.
     let exists = |sql: &mut Sql, from: &str, column: &str, cmp: Option<(&'static str, Arg)>| {
         sql.push("EXISTS (SELECT 1 FROM ").push(from);

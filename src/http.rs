@@ -1,0 +1,88 @@
+//! The HTTP listener: SCIM plus `/healthz`, served through hyper with a
+//! header-read timeout (plain `axum::serve` has none, so a slow client
+//! could hold a connection forever), a body limit and a request timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::Service;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::HttpConfig;
+use crate::directory::Directory;
+use crate::scim::{self, ScimState};
+
+/// The peer address of the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+async fn healthz(State(directory): State<Directory>) -> (StatusCode, &'static str) {
+    if directory.healthy().await {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n")
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(directory: Directory, config: &HttpConfig) -> Router {
+    let scim = scim::router(ScimState {
+        directory: directory.clone(),
+        max_results: config.max_results,
+    });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(directory)
+        .merge(scim)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true.
+pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting an HTTP connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let app = app.clone();
+        let service = tower::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ClientAddr(peer));
+            let mut app = app.clone();
+            async move { app.call(request).await }
+        });
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, %peer, "HTTP connection ended with an error");
+                    }
+                }
+                _ = stop.changed() => connection.as_mut().graceful_shutdown(),
+            }
+        });
+    }
+}

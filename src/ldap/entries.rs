@@ -1,0 +1,171 @@
+//! Directory records rendered as LDAP entries, the fixed entries (rootDSE
+//! and containers), and the attribute selection a search asks for.
+
+use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
+
+use super::tree::Tree;
+use crate::directory::attributes::{Storage, GROUP_ATTRS, USER_ATTRS};
+use crate::directory::{Group, MemberKind, User};
+
+pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "inetOrgPerson"];
+pub const GROUP_CLASSES: &[&str] = &["top", "groupOfNames"];
+
+/// Attributes served only when asked for by name or with `+`.
+const OPERATIONAL: &[&str] = &["entryUUID", "entryDN", "createTimestamp", "modifyTimestamp", "hasSubordinates"];
+
+pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+
+/// Which attributes a search returns (RFC 4511 §4.5.1.8).
+#[derive(Debug)]
+pub struct Selection {
+    all_user: bool,
+    all_operational: bool,
+    names: Vec<String>,
+    types_only: bool,
+}
+
+impl Selection {
+    pub fn new(requested: &[String], types_only: bool) -> Selection {
+        let names: Vec<String> = requested.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let only_none = !names.is_empty() && names.iter().all(|n| n == "1.1");
+        Selection {
+            all_user: !only_none && (names.is_empty() || names.iter().any(|n| n == "*")),
+            all_operational: names.iter().any(|n| n == "+"),
+            names,
+            types_only,
+        }
+    }
+
+    /// Whether an attribute known by `names` (canonical name first) is wanted.
+    fn wants(&self, names: &[&str]) -> bool {
+        let operational = OPERATIONAL.iter().any(|o| o.eq_ignore_ascii_case(names[0]));
+        (if operational { self.all_operational } else { self.all_user })
+            || names.iter().any(|n| self.names.iter().any(|r| r.eq_ignore_ascii_case(n)))
+    }
+
+    /// Builds the entry from all its attributes, keeping the wanted ones.
+    fn entry(&self, dn: String, attrs: Vec<(&[&str], Vec<String>)>) -> LdapSearchResultEntry {
+        let attributes = attrs
+            .into_iter()
+            .filter(|(names, values)| !values.is_empty() && self.wants(names))
+            .map(|(names, values)| LdapPartialAttribute {
+                atype: names[0].to_string(),
+                vals: if self.types_only {
+                    Vec::new()
+                } else {
+                    values.into_iter().map(String::into_bytes).collect()
+                },
+            })
+            .collect();
+        LdapSearchResultEntry { dn, attributes }
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A user as an `inetOrgPerson` entry.
+pub fn user_entry(tree: &Tree, user: &User, sel: &Selection) -> LdapSearchResultEntry {
+    let dn = tree.user_dn(&user.attrs.user_name).to_string();
+    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], strings(USER_CLASSES))];
+    for def in USER_ATTRS.iter().filter(|d| !d.ldap.is_empty()) {
+        let values = match def.storage {
+            Storage::MemberOfName => user.groups.iter().map(|g| tree.group_dn(&g.display_name).to_string()).collect(),
+            _ => (def.values)(user),
+        };
+        attrs.push((def.ldap, values));
+    }
+    attrs.push((&["entryDN"], vec![dn.clone()]));
+    attrs.push((&["hasSubordinates"], vec!["FALSE".into()]));
+    sel.entry(dn, attrs)
+}
+
+/// A group as a `groupOfNames` entry.
+pub fn group_entry(tree: &Tree, group: &Group, sel: &Selection) -> LdapSearchResultEntry {
+    let dn = tree.group_dn(&group.attrs.display_name).to_string();
+    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], strings(GROUP_CLASSES))];
+    for def in GROUP_ATTRS.iter().filter(|d| !d.ldap.is_empty()) {
+        let values = match def.storage {
+            Storage::MemberUserName => group
+                .members
+                .iter()
+                .map(|m| match m.kind {
+                    MemberKind::User => tree.user_dn(&m.name).to_string(),
+                    MemberKind::Group => tree.group_dn(&m.name).to_string(),
+                })
+                .collect(),
+            _ => (def.values)(group),
+        };
+        attrs.push((def.ldap, values));
+    }
+    attrs.push((&["entryDN"], vec![dn.clone()]));
+    attrs.push((&["hasSubordinates"], vec!["FALSE".into()]));
+    sel.entry(dn, attrs)
+}
+
+/// The attributes of a fixed entry, for filtering and rendering.
+pub type FixedAttrs = Vec<(&'static [&'static str], Vec<String>)>;
+
+/// The base entry and the two containers.
+pub fn container_attrs(tree: &Tree, which: &super::tree::Place) -> (String, FixedAttrs) {
+    use super::tree::Place;
+    match which {
+        Place::People | Place::Groups => {
+            let (dn, ou) = if *which == Place::People { (&tree.people, "people") } else { (&tree.groups, "groups") };
+            (
+                dn.to_string(),
+                vec![
+                    (&["objectClass"], strings(&["top", "organizationalUnit"])),
+                    (&["ou"], vec![ou.into()]),
+                    (&["entryDN"], vec![dn.to_string()]),
+                    (&["hasSubordinates"], vec!["TRUE".into()]),
+                ],
+            )
+        }
+        _ => {
+            let first = tree.base.0.first().and_then(|r| r.0.first());
+            let (classes, rdn): (&[&str], _) = match first.map(|a| a.attr.to_ascii_lowercase()).as_deref() {
+                Some("dc") => (&["top", "domain"], first),
+                Some("o") => (&["top", "organization"], first),
+                Some("ou") => (&["top", "organizationalUnit"], first),
+                _ => (&["top"], None),
+            };
+            let mut attrs: FixedAttrs = vec![(&["objectClass"], strings(classes))];
+            if let Some(a) = rdn {
+                let name: &'static [&'static str] = match a.attr.to_ascii_lowercase().as_str() {
+                    "dc" => &["dc"],
+                    "o" => &["o"],
+                    _ => &["ou"],
+                };
+                attrs.push((name, vec![a.value.clone()]));
+            }
+            attrs.push((&["entryDN"], vec![tree.base.to_string()]));
+            attrs.push((&["hasSubordinates"], vec!["TRUE".into()]));
+            (tree.base.to_string(), attrs)
+        }
+    }
+}
+
+/// The rootDSE (RFC 4512 §5.1).
+pub fn root_dse_attrs(tree: &Tree) -> FixedAttrs {
+    vec![
+        (&["objectClass"], strings(&["top"])),
+        (&["namingContexts"], vec![tree.base.to_string()]),
+        (&["supportedLDAPVersion"], vec!["3".into()]),
+        (&["supportedExtension"], vec![OID_WHOAMI.into()]),
+        (&["vendorName"], vec!["Roster".into()]),
+        (&["vendorVersion"], vec![format!("Roster {}", env!("CARGO_PKG_VERSION"))]),
+    ]
+}
+
+/// Renders a fixed entry. The rootDSE returns everything for `*` or no list.
+pub fn fixed_entry(dn: String, attrs: FixedAttrs, sel: &Selection) -> LdapSearchResultEntry {
+    let attrs = attrs.into_iter().map(|(n, v)| (n as &[&str], v)).collect();
+    sel.entry(dn, attrs)
+}
+
+/// Attribute names and values of a fixed entry, for [`super::filter::matches_static`].
+pub fn as_pairs(attrs: &FixedAttrs) -> Vec<(&str, Vec<String>)> {
+    attrs.iter().map(|(n, v)| (n[0], v.clone())).collect()
+}

@@ -1,0 +1,195 @@
+//! LDAP search filters (RFC 4511 §4.5.1) translated into the core's query
+//! tree, one tree per kind of entry. Attributes the server does not know
+//! become `Undefined`, which never matches, even under `!`.
+
+use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
+
+use super::dn::Dn;
+use super::entries::{GROUP_CLASSES, USER_CLASSES};
+use super::tree::{Place, Tree};
+use crate::directory::attributes::{by_key, by_ldap, AttrDef, Syntax, GROUP_ATTRS, USER_ATTRS};
+use crate::directory::{Filter, Group, Op, Substrings, Timestamp, User, Value};
+
+/// Most filter elements accepted in one search.
+pub const MAX_FILTER_ELEMENTS: usize = 512;
+
+/// Why a filter cannot be run.
+#[derive(Debug)]
+pub struct FilterError(pub String);
+
+/// Counts the elements of a filter and its nesting depth.
+pub fn check(filter: &LdapFilter, max_depth: usize) -> Result<(), FilterError> {
+    fn walk(f: &LdapFilter, depth: usize, count: &mut usize, max_depth: usize) -> Result<(), FilterError> {
+        *count += 1;
+        if depth > max_depth {
+            return Err(FilterError(format!("filter nested deeper than {max_depth}")));
+        }
+        if *count > MAX_FILTER_ELEMENTS {
+            return Err(FilterError(format!("filter has more than {MAX_FILTER_ELEMENTS} elements")));
+        }
+        match f {
+            LdapFilter::And(v) | LdapFilter::Or(v) => v.iter().try_for_each(|x| walk(x, depth + 1, count, max_depth)),
+            LdapFilter::Not(x) => walk(x, depth + 1, count, max_depth),
+            _ => Ok(()),
+        }
+    }
+    walk(filter, 1, &mut 0, max_depth)
+}
+
+/// How one kind of entry answers the kind-specific parts of a filter.
+trait Kind: Sized + 'static {
+    fn table() -> &'static [AttrDef<Self>];
+    fn classes() -> &'static [&'static str];
+    /// A filter item on an attribute whose values are DNs (memberOf, member).
+    fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Self>>;
+}
+
+impl Kind for User {
+    fn table() -> &'static [AttrDef<User>] {
+        USER_ATTRS
+    }
+    fn classes() -> &'static [&'static str] {
+        USER_CLASSES
+    }
+    fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<User>> {
+        if !attr.eq_ignore_ascii_case("memberOf") {
+            return None;
+        }
+        let def = by_key(USER_ATTRS, "groups.display")?;
+        Some(match tree.place(dn) {
+            Ok(Place::Group(name)) => Filter::Compare(def, Op::Eq, Value::Str(name)),
+            _ => Filter::False,
+        })
+    }
+}
+
+impl Kind for Group {
+    fn table() -> &'static [AttrDef<Group>] {
+        GROUP_ATTRS
+    }
+    fn classes() -> &'static [&'static str] {
+        GROUP_CLASSES
+    }
+    fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Group>> {
+        if !(attr.eq_ignore_ascii_case("member") || attr.eq_ignore_ascii_case("uniqueMember")) {
+            return None;
+        }
+        Some(match tree.place(dn) {
+            Ok(Place::User(name)) => Filter::Compare(by_key(GROUP_ATTRS, "members.userName")?, Op::Eq, Value::Str(name)),
+            Ok(Place::Group(name)) => Filter::Compare(by_key(GROUP_ATTRS, "members.groupName")?, Op::Eq, Value::Str(name)),
+            _ => Filter::False,
+        })
+    }
+}
+
+/// The assertion value for `def`, or `None` if it cannot be one.
+fn value<T>(def: &AttrDef<T>, text: &str) -> Option<Value> {
+    match def.syntax {
+        Syntax::Time => Timestamp::parse_generalized(text).map(Value::Time),
+        Syntax::Boolean => match text.to_ascii_uppercase().as_str() {
+            "TRUE" => Some(Value::Bool(true)),
+            "FALSE" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ => Some(Value::Str(text.to_string())),
+    }
+}
+
+fn compare<T: Kind>(tree: &Tree, attr: &str, op: Op, text: &str) -> Filter<T> {
+    if attr.eq_ignore_ascii_case("objectClass") {
+        let hit = op == Op::Eq && T::classes().iter().any(|c| c.eq_ignore_ascii_case(text));
+        return if hit { Filter::True } else { Filter::False };
+    }
+    if op == Op::Eq {
+        if let Ok(dn) = Dn::parse(text) {
+            if let Some(f) = T::dn_item(tree, attr, &dn) {
+                return f;
+            }
+        }
+    }
+    match by_ldap(T::table(), attr) {
+        Some(def) => match value(def, text) {
+            Some(v) => Filter::Compare(def, op, v),
+            None => Filter::Undefined,
+        },
+        None => Filter::Undefined,
+    }
+}
+
+fn translate<T: Kind>(tree: &Tree, f: &LdapFilter) -> Filter<T> {
+    match f {
+        LdapFilter::And(v) => Filter::And(v.iter().map(|x| translate(tree, x)).collect()),
+        LdapFilter::Or(v) => Filter::Or(v.iter().map(|x| translate(tree, x)).collect()),
+        LdapFilter::Not(x) => Filter::Not(Box::new(translate(tree, x))),
+        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => compare(tree, a, Op::Eq, v),
+        LdapFilter::GreaterOrEqual(a, v) => compare(tree, a, Op::Ge, v),
+        LdapFilter::LessOrEqual(a, v) => compare(tree, a, Op::Le, v),
+        LdapFilter::Present(a) => {
+            if a.eq_ignore_ascii_case("objectClass") {
+                return Filter::True;
+            }
+            match by_ldap(T::table(), a) {
+                Some(def) => Filter::Present(def),
+                None => Filter::False,
+            }
+        }
+        LdapFilter::Substring(a, LdapSubstringFilter { initial, any, final_ }) => match by_ldap(T::table(), a) {
+            Some(def) => Filter::Substring(
+                def,
+                Substrings {
+                    initial: initial.clone(),
+                    any: any.clone(),
+                    last: final_.clone(),
+                },
+            ),
+            None => Filter::Undefined,
+        },
+        // Extensible matching (e.g. the in-chain rule) comes with nested groups.
+        LdapFilter::Extensible(_) => Filter::Undefined,
+    }
+}
+
+/// The filter as it applies to user entries.
+pub fn for_users(tree: &Tree, f: &LdapFilter) -> Filter<User> {
+    translate(tree, f)
+}
+
+/// The filter as it applies to group entries.
+pub fn for_groups(tree: &Tree, f: &LdapFilter) -> Filter<Group> {
+    translate(tree, f)
+}
+
+/// Evaluates a filter against a fixed entry (the rootDSE and containers),
+/// whose attributes are given as name → values.
+pub fn matches_static(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> bool {
+    let values = |a: &str| attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(a)).map(|(_, v)| v);
+    match f {
+        LdapFilter::And(v) => v.iter().all(|x| matches_static(x, attrs)),
+        LdapFilter::Or(v) => v.iter().any(|x| matches_static(x, attrs)),
+        LdapFilter::Not(x) => !matches_static(x, attrs),
+        LdapFilter::Present(a) => values(a).is_some(),
+        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => {
+            values(a).is_some_and(|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        }
+        LdapFilter::Substring(a, s) => values(a).is_some_and(|vals| {
+            vals.iter().any(|x| {
+                let x = x.to_lowercase();
+                let mut rest = x.as_str();
+                if let Some(i) = &s.initial {
+                    match rest.strip_prefix(i.to_lowercase().as_str()) {
+                        Some(r) => rest = r,
+                        None => return false,
+                    }
+                }
+                for part in &s.any {
+                    match rest.find(part.to_lowercase().as_str()) {
+                        Some(pos) => rest = &rest[pos + part.len()..],
+                        None => return false,
+                    }
+                }
+                s.final_.as_ref().is_none_or(|f| rest.ends_with(f.to_lowercase().as_str()))
+            })
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,241 @@
+//! `/Groups` handlers. Member changes by PATCH touch only the members named.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::{ScimError, ScimResult};
+use super::patch::{OpKind, Operation};
+use super::resources::{canonical, group_from_json, group_to_json, member_ids, GROUP_URN};
+use super::{base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond, ListParams, Projection, ScimState};
+use crate::directory::attributes::GROUP_ATTRS;
+use crate::directory::{Actor, Filter, GroupAttrs, Query as DirQuery};
+
+/// Whether a projection leaves `members` out, so they need not be loaded.
+fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
+    let mentions = |list: Option<&str>| {
+        list.is_some_and(|l| l.split(',').any(|a| a.trim().eq_ignore_ascii_case("members")))
+    };
+    match attributes.filter(|a| !a.trim().is_empty()) {
+        Some(_) => mentions(attributes),
+        None => !mentions(excluded),
+    }
+}
+
+pub async fn create(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let input = group_from_json(read_json(body)?)?;
+    let members = input.members.unwrap_or_default();
+    let group = state.directory.create_group(&actor, input.attrs, &members).await?;
+    let base = base_url(&headers);
+    let mut response = respond(StatusCode::CREATED, group_to_json(&group, &base, true), Some(&group.meta));
+    if let Ok(location) = HeaderValue::from_str(&format!("{base}/Groups/{}", group.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn get(
+    State(state): State<ScimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Projection>, QueryRejection>,
+) -> ScimResult<Response> {
+    let p = params(query)?;
+    let group = state.directory.get_group(parse_id(&id, "group")?).await?;
+    let mut body = group_to_json(&group, &base_url(&headers), true);
+    resources::project(&mut body, p.attributes.as_deref(), p.excluded_attributes.as_deref(), GROUP_URN);
+    Ok(respond(StatusCode::OK, body, Some(&group.meta)))
+}
+
+pub async fn list(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    query: Result<Query<ListParams>, QueryRejection>,
+) -> ScimResult<Response> {
+    let p = params(query)?;
+    let filter = match p.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(text) => super::filter::parse(text, GROUP_ATTRS, GROUP_URN)?,
+        None => Filter::True,
+    };
+    let (offset, count) = p.window(state.max_results);
+    let with_members = wants_members(p.attributes.as_deref(), p.excluded_attributes.as_deref());
+    let page = state
+        .directory
+        .find_groups(&DirQuery::new(filter, offset, count), with_members)
+        .await?;
+    let base = base_url(&headers);
+    let items = page
+        .items
+        .iter()
+        .map(|g| {
+            let mut body = group_to_json(g, &base, with_members);
+            resources::project(&mut body, p.attributes.as_deref(), p.excluded_attributes.as_deref(), GROUP_URN);
+            body
+        })
+        .collect();
+    Ok(respond(StatusCode::OK, list_response(page.total, offset, items), None))
+}
+
+pub async fn replace(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let id = parse_id(&id, "group")?;
+    let expected = if_match(&headers)?;
+    let input = group_from_json(read_json(body)?)?;
+    // PUT replaces: absent members means no members.
+    let members = input.members.unwrap_or_default();
+    let group = state
+        .directory
+        .replace_group(&actor, id, input.attrs, Some(&members), expected)
+        .await?;
+    Ok(respond(StatusCode::OK, group_to_json(&group, &base_url(&headers), true), Some(&group.meta)))
+}
+
+/// What a group PATCH amounts to.
+#[derive(Default)]
+struct GroupChange {
+    display_name: Option<String>,
+    external_id: Option<Option<String>>,
+    /// A new complete member list.
+    members: Option<Vec<Uuid>>,
+    add: Vec<Uuid>,
+    remove: Vec<Uuid>,
+}
+
+fn string_value(v: &Value, attr: &str) -> ScimResult<String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ScimError::invalid_value(format!("{attr} must be a string")))
+}
+
+/// The member id in a path like `members[value eq "…"]`.
+fn member_in_path(path: &str) -> ScimResult<Option<Uuid>> {
+    let Some(open) = path.find('[') else { return Ok(None) };
+    let inner = path[open + 1..].trim_end_matches(']');
+    let parts: Vec<&str> = inner.splitn(3, ' ').collect();
+    match parts.as_slice() {
+        [attr, op, value] if attr.eq_ignore_ascii_case("value") && op.eq_ignore_ascii_case("eq") => {
+            let id: String = serde_json::from_str(value.trim())
+                .map_err(|_| ScimError::bad_request("invalidPath", format!("invalid filter in {path:?}")))?;
+            Uuid::parse_str(&id)
+                .map(Some)
+                .map_err(|_| ScimError::bad_request("noTarget", format!("no member has id {id}")))
+        }
+        _ => Err(ScimError::bad_request("invalidPath", format!("unsupported member filter in {path:?}"))),
+    }
+}
+
+fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
+    let mut change = GroupChange::default();
+    for op in ops {
+        let entries: Vec<(String, Option<Value>)> = match (&op.path, &op.value) {
+            (Some(path), value) => vec![(path.clone(), value.clone())],
+            (None, Some(Value::Object(map))) => map.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+            (None, _) => return Err(ScimError::invalid_value("an operation without a path needs an object value")),
+        };
+        for (path, value) in entries {
+            let attr = path.split(['[', '.']).next().unwrap_or_default();
+            let attr = attr.rsplit(':').next().unwrap_or(attr);
+            match (canonical(attr), op.op) {
+                (Some("members"), kind) => {
+                    if let Some(id) = member_in_path(&path)? {
+                        match kind {
+                            OpKind::Remove => change.remove.push(id),
+                            _ => return Err(ScimError::bad_request("invalidPath", "members[...] can only be removed")),
+                        }
+                        continue;
+                    }
+                    let ids = match &value {
+                        Some(v) => member_ids(v)?,
+                        None => Vec::new(),
+                    };
+                    match kind {
+                        OpKind::Add => change.add.extend(ids),
+                        OpKind::Remove if value.is_some() => change.remove.extend(ids),
+                        OpKind::Remove | OpKind::Replace => {
+                            change.members = Some(ids);
+                            change.add.clear();
+                            change.remove.clear();
+                        }
+                    }
+                }
+                (Some("displayName"), OpKind::Remove) => {
+                    return Err(ScimError::bad_request("mutability", "displayName is required and cannot be removed"))
+                }
+                (Some("displayName"), _) => {
+                    change.display_name = Some(string_value(&value.unwrap_or_default(), "displayName")?)
+                }
+                (Some("externalId"), OpKind::Remove) => change.external_id = Some(None),
+                (Some("externalId"), _) => {
+                    change.external_id = Some(Some(string_value(&value.unwrap_or_default(), "externalId")?))
+                }
+                // Okta's rename sends the id along; it cannot change.
+                (Some("id"), _) | (Some("schemas"), _) | (Some("meta"), _) => {}
+                _ => return Err(ScimError::bad_request("invalidPath", format!("{path:?} is not a group attribute"))),
+            }
+        }
+    }
+    Ok(change)
+}
+
+pub async fn patch(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let id = parse_id(&id, "group")?;
+    let expected = if_match(&headers)?;
+    let change = plan(&patch::parse(read_json(body)?)?)?;
+    let dir = &state.directory;
+    let attrs_change = change.display_name.is_some() || change.external_id.is_some();
+    if !attrs_change && change.members.is_none() && expected.is_none() {
+        // Only members named: add and remove them, nothing else.
+        dir.modify_group_members(&actor, id, &change.add, &change.remove).await?;
+    } else {
+        let current = dir.get_group(id).await?;
+        let attrs = GroupAttrs {
+            display_name: change.display_name.unwrap_or(current.attrs.display_name.clone()),
+            external_id: change.external_id.unwrap_or(current.attrs.external_id.clone()),
+            extensions: current.attrs.extensions.clone(),
+        };
+        let touched = change.members.is_some() || !change.add.is_empty() || !change.remove.is_empty();
+        let members: Option<Vec<Uuid>> = touched.then(|| {
+            let mut all = change
+                .members
+                .clone()
+                .unwrap_or_else(|| current.members.iter().map(|m| m.id).collect());
+            all.retain(|m| !change.remove.contains(m));
+            all.extend(change.add.iter().filter(|a| !all.contains(a)).copied().collect::<Vec<_>>());
+            all
+        });
+        dir.replace_group(&actor, id, attrs, members.as_deref(), Some(expected.unwrap_or(current.meta.version)))
+            .await?;
+    }
+    let group = dir.get_group(id).await?;
+    Ok(respond(StatusCode::OK, group_to_json(&group, &base_url(&headers), true), Some(&group.meta)))
+}
+
+pub async fn delete(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ScimResult<StatusCode> {
+    state.directory.delete_group(&actor, parse_id(&id, "group")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

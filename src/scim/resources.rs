@@ -1,0 +1,331 @@
+//! SCIM JSON ↔ the core's records. Strict in what is returned (RFC 7643
+//! shapes, `meta`, computed `groups`, never a password), tolerant in what
+//! is accepted (attribute names in any case, booleans as strings, nulls as
+//! "no value", read-only attributes ignored).
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::directory::{Group, GroupAttrs, Meta, Status, User, UserAttrs};
+
+use super::error::{ScimError, ScimResult};
+
+pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Every attribute and sub-attribute name Roster knows, in canonical case.
+const CANONICAL: &[&str] = &[
+    "schemas", "id", "externalId", "meta", "userName", "name", "displayName", "nickName",
+    "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "active",
+    "password", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements",
+    "roles", "x509Certificates", "members", "formatted", "familyName", "givenName", "middleName",
+    "honorificPrefix", "honorificSuffix", "value", "display", "type", "primary", "$ref",
+    "streetAddress", "locality", "region", "postalCode", "country", "employeeNumber", "costCenter",
+    "organization", "division", "department", "manager",
+];
+
+/// The canonical spelling of an attribute name, if Roster knows it.
+pub fn canonical(name: &str) -> Option<&'static str> {
+    CANONICAL.iter().copied().find(|c| c.eq_ignore_ascii_case(name))
+}
+
+/// Renames known keys to their canonical case, recursively, and turns the
+/// strings "true"/"false" into booleans for `active` and `primary`.
+pub fn canonicalize(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            for (k, mut v) in old {
+                let key = canonical(&k).map(str::to_string).unwrap_or(k);
+                canonicalize(&mut v);
+                if key == "active" || key == "primary" {
+                    if let Value::String(s) = &v {
+                        match s.to_ascii_lowercase().as_str() {
+                            "true" => v = Value::Bool(true),
+                            "false" => v = Value::Bool(false),
+                            _ => {}
+                        }
+                    }
+                }
+                map.insert(key, v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(canonicalize),
+        _ => {}
+    }
+}
+
+/// Drops null values (RFC 7644 §3.5.1: null means "no value").
+fn drop_nulls(map: &mut Map<String, Value>) {
+    map.retain(|_, v| !v.is_null());
+    for v in map.values_mut() {
+        match v {
+            Value::Object(inner) => drop_nulls(inner),
+            Value::Array(items) => {
+                items.retain(|i| !i.is_null());
+                for i in items {
+                    if let Value::Object(inner) = i {
+                        drop_nulls(inner);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn object(body: Value) -> ScimResult<Map<String, Value>> {
+    match body {
+        Value::Object(map) => Ok(map),
+        _ => Err(ScimError::bad_request("invalidSyntax", "the request body must be a JSON object")),
+    }
+}
+
+/// Turns serde's complaint about a document into a SCIM error.
+fn shape_error(e: serde_json::Error) -> ScimError {
+    let msg = e.to_string();
+    let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
+    ScimError::invalid_value(msg.replace("unknown field", "unknown attribute").replace("field", "attribute"))
+}
+
+/// A user as a client wrote it.
+pub struct UserInput {
+    pub attrs: UserAttrs,
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// Reads a User resource from a POST or PUT body (or a patched document).
+pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
+    let mut body = body;
+    canonicalize(&mut body);
+    let mut map = object(body)?;
+    drop_nulls(&mut map);
+    for read_only in ["schemas", "id", "meta", "groups"] {
+        map.remove(read_only);
+    }
+    let active = match map.remove("active") {
+        None => None,
+        Some(Value::Bool(b)) => Some(b),
+        Some(other) => return Err(ScimError::invalid_value(format!("active must be a boolean, not {other}"))),
+    };
+    let password = match map.remove("password") {
+        None => None,
+        Some(Value::String(p)) => Some(p),
+        Some(_) => return Err(ScimError::invalid_value("password must be a string")),
+    };
+    let mut extensions = Map::new();
+    let urn_keys: Vec<String> = map.keys().filter(|k| k.to_ascii_lowercase().starts_with("urn:")).cloned().collect();
+    for key in urn_keys {
+        let value = map.remove(&key).unwrap_or(Value::Null);
+        if key.eq_ignore_ascii_case(ENTERPRISE_URN) {
+            if !value.is_object() {
+                return Err(ScimError::invalid_value(format!("{ENTERPRISE_URN} must be an object")));
+            }
+            extensions.insert(ENTERPRISE_URN.to_string(), value);
+        } else {
+            return Err(ScimError::invalid_value(format!("unknown schema extension {key}")));
+        }
+    }
+    if !map.contains_key("userName") {
+        return Err(ScimError::invalid_value("userName is required"));
+    }
+    let mut attrs: UserAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
+    attrs.extensions = extensions;
+    Ok(UserInput {
+        attrs,
+        active,
+        password,
+    })
+}
+
+fn meta_json(meta: &Meta, kind: &str, location: String) -> Value {
+    json!({
+        "resourceType": kind,
+        "created": meta.created.rfc3339(),
+        "lastModified": meta.modified.rfc3339(),
+        "location": location,
+        "version": etag(meta),
+    })
+}
+
+/// The weak ETag of a record's version.
+pub fn etag(meta: &Meta) -> String {
+    format!("W/\"{}\"", meta.version)
+}
+
+/// Renders a user as a SCIM User resource. `base` is the SCIM base URL.
+pub fn user_to_json(user: &User, base: &str) -> Value {
+    let mut map = match serde_json::to_value(&user.attrs) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut schemas = vec![Value::from(USER_URN)];
+    if let Some(Value::Object(ext)) = map.remove("extensions") {
+        for (urn, v) in ext {
+            schemas.push(Value::from(urn.clone()));
+            map.insert(urn, v);
+        }
+    }
+    map.insert("schemas".into(), Value::Array(schemas));
+    map.insert("id".into(), user.id.to_string().into());
+    map.insert("active".into(), (user.status == Status::Active).into());
+    if !user.groups.is_empty() {
+        let groups: Vec<Value> = user
+            .groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "value": g.id.to_string(),
+                    "display": g.display_name,
+                    "$ref": format!("{base}/Groups/{}", g.id),
+                    "type": "direct",
+                })
+            })
+            .collect();
+        map.insert("groups".into(), Value::Array(groups));
+    }
+    map.insert("meta".into(), meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)));
+    Value::Object(map)
+}
+
+/// A group as a client wrote it; `members` is `None` when absent.
+pub struct GroupInput {
+    pub attrs: GroupAttrs,
+    pub members: Option<Vec<Uuid>>,
+}
+
+/// Reads the member ids out of a `members` value (an array of objects
+/// with `value`).
+pub fn member_ids(value: &Value) -> ScimResult<Vec<Uuid>> {
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(value),
+        _ => return Err(ScimError::invalid_value("members must be an array of {\"value\": id}")),
+    };
+    items
+        .iter()
+        .map(|m| {
+            let id = m
+                .get("value")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ScimError::invalid_value("each member needs a \"value\" with the member's id"))?;
+            Uuid::parse_str(id).map_err(|_| ScimError::invalid_value(format!("no user or group has id {id}")))
+        })
+        .collect()
+}
+
+/// Reads a Group resource from a POST or PUT body.
+pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
+    let mut body = body;
+    canonicalize(&mut body);
+    let mut map = object(body)?;
+    drop_nulls(&mut map);
+    for read_only in ["schemas", "id", "meta"] {
+        map.remove(read_only);
+    }
+    let members = map.remove("members").map(|m| member_ids(&m)).transpose()?;
+    // Provider-specific extension schemas on groups carry nothing Roster keeps.
+    map.retain(|k, _| !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http"));
+    if !map.contains_key("displayName") {
+        return Err(ScimError::invalid_value("displayName is required"));
+    }
+    let attrs: GroupAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
+    Ok(GroupInput { attrs, members })
+}
+
+/// Renders a group as a SCIM Group resource.
+pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
+    let mut map = match serde_json::to_value(&group.attrs) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    map.remove("extensions");
+    map.insert("schemas".into(), json!([GROUP_URN]));
+    map.insert("id".into(), group.id.to_string().into());
+    if with_members {
+        let members: Vec<Value> = group
+            .members
+            .iter()
+            .map(|m| {
+                let path = match m.kind {
+                    crate::directory::MemberKind::User => "Users",
+                    crate::directory::MemberKind::Group => "Groups",
+                };
+                json!({
+                    "value": m.id.to_string(),
+                    "display": m.display.clone().unwrap_or_else(|| m.name.clone()),
+                    "type": m.kind.as_str(),
+                    "$ref": format!("{base}/{path}/{}", m.id),
+                })
+            })
+            .collect();
+        map.insert("members".into(), Value::Array(members));
+    }
+    map.insert("meta".into(), meta_json(&group.meta, "Group", format!("{base}/Groups/{}", group.id)));
+    Value::Object(map)
+}
+
+/// Applies `attributes` / `excludedAttributes` (RFC 7644 §3.9) to a
+/// rendered resource. `schemas` and `id` are always returned.
+pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>, core_urn: &str) {
+    let Value::Object(map) = resource else { return };
+    let names = |list: &str| -> Vec<String> {
+        list.split(',')
+            .map(|a| {
+                let a = a.trim();
+                let a = if a.len() > core_urn.len() && a[..core_urn.len()].eq_ignore_ascii_case(core_urn) {
+                    &a[core_urn.len() + 1..]
+                } else {
+                    a
+                };
+                a.split('.').next().unwrap_or(a).to_ascii_lowercase()
+            })
+            .collect()
+    };
+    if let Some(list) = attributes.filter(|l| !l.trim().is_empty()) {
+        let keep = names(list);
+        map.retain(|k, _| k == "schemas" || k == "id" || keep.contains(&k.to_ascii_lowercase()));
+    } else if let Some(list) = excluded {
+        let drop = names(list);
+        map.retain(|k, _| k == "schemas" || k == "id" || !drop.contains(&k.to_ascii_lowercase()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_provider_shapes() {
+        let input = user_from_json(json!({
+            "schemas": [USER_URN, ENTERPRISE_URN],
+            "UserName": "alice",
+            "id": null,
+            "active": "True",
+            "emails": [{"Value": "a@x.com", "type": "work", "primary": "true"}],
+            "meta": {"resourceType": "User"},
+            "roles": [],
+            "title": null,
+            (ENTERPRISE_URN): {"employeeNumber": "42"}
+        }))
+        .unwrap();
+        assert_eq!(input.attrs.user_name, "alice");
+        assert_eq!(input.active, Some(true));
+        assert!(input.attrs.emails[0].primary);
+        assert_eq!(input.attrs.extensions[ENTERPRISE_URN]["employeeNumber"], "42");
+    }
+
+    #[test]
+    fn rejects_unknown_attributes_and_bad_types() {
+        let e = user_from_json(json!({"userName": "a", "shoeSize": 42})).unwrap_err();
+        assert_eq!(e.scim_type, Some("invalidValue"));
+        assert!(e.detail.contains("shoeSize"), "{}", e.detail);
+        assert!(user_from_json(json!({"userName": "a", "active": 3})).is_err());
+        assert!(user_from_json(json!({"displayName": "no name"})).is_err());
+        assert!(user_from_json(json!([1, 2])).is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! `/Users` handlers.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use serde_json::Value;
+
+use super::error::{ScimError, ScimResult};
+use super::resources::{user_from_json, user_to_json, USER_URN};
+use super::{base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond, ListParams, Projection, ScimState};
+use crate::directory::attributes::USER_ATTRS;
+use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery};
+
+/// How often a PATCH is retried when the user changes underneath it.
+const PATCH_ATTEMPTS: usize = 5;
+
+pub async fn create(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let input = user_from_json(read_json(body)?)?;
+    let user = state
+        .directory
+        .create_user(&actor, input.attrs, input.active.unwrap_or(true), input.password)
+        .await?;
+    let base = base_url(&headers);
+    let mut response = respond(StatusCode::CREATED, user_to_json(&user, &base), Some(&user.meta));
+    if let Ok(location) = HeaderValue::from_str(&format!("{base}/Users/{}", user.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn get(
+    State(state): State<ScimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Projection>, QueryRejection>,
+) -> ScimResult<Response> {
+    let projection = params(query)?;
+    let user = state.directory.get_user(parse_id(&id, "user")?).await?;
+    let mut body = user_to_json(&user, &base_url(&headers));
+    resources::project(&mut body, projection.attributes.as_deref(), projection.excluded_attributes.as_deref(), USER_URN);
+    Ok(respond(StatusCode::OK, body, Some(&user.meta)))
+}
+
+pub async fn list(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    query: Result<Query<ListParams>, QueryRejection>,
+) -> ScimResult<Response> {
+    let p = params(query)?;
+    let filter = match p.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(text) => super::filter::parse(text, USER_ATTRS, USER_URN)?,
+        None => Filter::True,
+    };
+    let (offset, count) = p.window(state.max_results);
+    let page = state.directory.find_users(&DirQuery::new(filter, offset, count)).await?;
+    let base = base_url(&headers);
+    let items = page
+        .items
+        .iter()
+        .map(|u| {
+            let mut body = user_to_json(u, &base);
+            resources::project(&mut body, p.attributes.as_deref(), p.excluded_attributes.as_deref(), USER_URN);
+            body
+        })
+        .collect();
+    Ok(respond(StatusCode::OK, list_response(page.total, offset, items), None))
+}
+
+pub async fn replace(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let id = parse_id(&id, "user")?;
+    let expected = if_match(&headers)?;
+    let input = user_from_json(read_json(body)?)?;
+    let user = state
+        .directory
+        .replace_user(&actor, id, input.attrs, input.active, input.password, expected)
+        .await?;
+    Ok(respond(StatusCode::OK, user_to_json(&user, &base_url(&headers)), Some(&user.meta)))
+}
+
+pub async fn patch(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let id = parse_id(&id, "user")?;
+    let expected = if_match(&headers)?;
+    let ops = patch::parse(read_json(body)?)?;
+    let base = base_url(&headers);
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = state.directory.get_user(id).await?;
+        if expected.is_some_and(|v| v != current.meta.version) {
+            return Err(DirectoryError::VersionMismatch.into());
+        }
+        let Value::Object(mut doc) = user_to_json(&current, &base) else {
+            return Err(DirectoryError::Internal("user did not render as an object".into()).into());
+        };
+        for computed in ["meta", "groups", "schemas", "id"] {
+            doc.remove(computed);
+        }
+        patch::apply(&mut doc, &ops, USER_URN)?;
+        let input = user_from_json(Value::Object(doc))?;
+        match state
+            .directory
+            .replace_user(&actor, id, input.attrs, input.active, input.password, Some(current.meta.version))
+            .await
+        {
+            Ok(user) => return Ok(respond(StatusCode::OK, user_to_json(&user, &base), Some(&user.meta))),
+            Err(DirectoryError::VersionMismatch) if expected.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ScimError::new(StatusCode::CONFLICT, None, "the user kept changing; try again"))
+}
+
+pub async fn delete(
+    State(state): State<ScimState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ScimResult<StatusCode> {
+    state.directory.delete_user(&actor, parse_id(&id, "user")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
