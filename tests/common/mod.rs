@@ -1,0 +1,149 @@
+//! Starts a real Roster on ephemeral ports with a fresh database and gives
+//! tests real clients for it. With `ROSTER_TEST_DATABASE_URL=postgres://…`
+//! each server gets its own new PostgreSQL database; otherwise a temporary
+//! SQLite file.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::{drive, Ldap, LdapConnAsync};
+use reqwest::{Method, StatusCode};
+use roster::config::Config;
+use roster::directory::SystemClock;
+use roster::Server;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const BASE_DN: &str = "dc=example,dc=com";
+
+pub struct TestServer {
+    pub server: Server,
+    pub config: Config,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub scim: String,
+    pub ldap_url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A database URL for a new, empty database.
+async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("ROSTER_TEST_DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (prefix, _) = admin.rsplit_once('/').expect("database URL with a path");
+            format!("{prefix}/{name}")
+        }
+        _ => format!("sqlite://{}/roster.db", dir.display()),
+    }
+}
+
+/// The configuration tests run with: ephemeral ports, a fresh database.
+pub async fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.to_path_buf();
+    config.database_url = fresh_database(dir).await;
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.ldap.listen = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+/// Starts a server with the default test configuration.
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+/// Starts a server after letting `tweak` change the test configuration.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path()).await;
+    tweak(&mut config);
+    let server = Server::start(&config, Arc::new(SystemClock)).await.expect("server starts");
+    let token = server.bootstrap_token.clone().expect("a fresh store makes a bootstrap token");
+    TestServer {
+        scim: format!("http://{}/scim/v2", server.http_addr),
+        ldap_url: format!("ldap://{}", server.ldap_addr),
+        http: reqwest::Client::new(),
+        server,
+        config,
+        token,
+        _dir: dir,
+    }
+}
+
+impl TestServer {
+    /// Sends a SCIM request with the bootstrap token; returns status and JSON body.
+    pub async fn scim(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.scim))
+            .bearer_auth(&self.token)
+            .header("Content-Type", "application/scim+json");
+        if let Some(b) = body {
+            req = req.body(b.to_string());
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        (status, json)
+    }
+
+    /// Creates a user over SCIM and returns its id.
+    pub async fn create_user(&self, name: &str, password: Option<&str>, email: &str) -> String {
+        let mut body = json!({
+            "schemas": [USER_URN],
+            "userName": name,
+            "name": {"givenName": name, "familyName": "Tester"},
+            "emails": [{"value": email, "primary": true}],
+        });
+        if let Some(p) = password {
+            body["password"] = p.into();
+        }
+        let (status, user) = self.scim(Method::POST, "/Users", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        user["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group over SCIM with the given member ids; returns its id.
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let (status, group) = self
+            .scim(Method::POST, "/Groups", Some(json!({"displayName": name, "members": members})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{group}");
+        group["id"].as_str().unwrap().to_string()
+    }
+
+    /// A new LDAP connection.
+    pub async fn ldap(&self) -> Ldap {
+        let settings = ldap3::LdapConnSettings::new().set_conn_timeout(Duration::from_secs(5));
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.ldap_url).await.expect("LDAP connects");
+        drive!(conn);
+        ldap
+    }
+
+    /// A new LDAP connection bound as `user` with `password`.
+    pub async fn ldap_as(&self, user: &str, password: &str) -> Ldap {
+        let mut ldap = self.ldap().await;
+        let res = ldap.simple_bind(&user_dn(user), password).await.unwrap();
+        assert_eq!(res.rc, 0, "bind as {user}: {res:?}");
+        ldap
+    }
+}
+
+pub fn user_dn(name: &str) -> String {
+    format!("uid={name},ou=people,{BASE_DN}")
+}
+
+pub fn group_dn(name: &str) -> String {
+    format!("cn={name},ou=groups,{BASE_DN}")
+}
