@@ -159,37 +159,83 @@ pub fn for_groups(tree: &Tree, f: &LdapFilter) -> Filter<Group> {
     translate(tree, f)
 }
 
+/// Attribute types the server knows besides those in the attribute map.
+const FIXED_TYPES: &[&str] = &["objectClass", "ou", "dc", "o", "entryDN", "hasSubordinates"];
+
+fn known_type(name: &str) -> bool {
+    by_ldap(USER_ATTRS, name).is_some()
+        || by_ldap(GROUP_ATTRS, name).is_some()
+        || FIXED_TYPES.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
+
 /// Evaluates a filter against a fixed entry (the rootDSE and containers),
-/// whose attributes are given as name → values.
+/// whose attributes are given as name → values. Three-valued like the
+/// store's evaluation: an unknown attribute type is undefined (`None`).
 pub fn matches_static(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> bool {
+    evaluate(f, attrs) == Some(true)
+}
+
+fn evaluate(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> Option<bool> {
     let values = |a: &str| attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(a)).map(|(_, v)| v);
+    // An item on an attribute the entry lacks is false if the type is known.
+    let item = |a: &str, test: &dyn Fn(&Vec<String>) -> bool| match values(a) {
+        Some(vals) => Some(test(vals)),
+        None if known_type(a) => Some(false),
+        None => None,
+    };
     match f {
-        LdapFilter::And(v) => v.iter().all(|x| matches_static(x, attrs)),
-        LdapFilter::Or(v) => v.iter().any(|x| matches_static(x, attrs)),
-        LdapFilter::Not(x) => !matches_static(x, attrs),
-        LdapFilter::Present(a) => values(a).is_some(),
-        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => {
-            values(a).is_some_and(|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        LdapFilter::And(v) => v.iter().try_fold(Some(true), |acc, x| match (acc, evaluate(x, attrs)) {
+            (_, Some(false)) => Err(()),
+            (Some(true), r) => Ok(r),
+            (acc, _) => Ok(acc),
+        }).unwrap_or(Some(false)),
+        LdapFilter::Or(v) => v.iter().try_fold(Some(false), |acc, x| match (acc, evaluate(x, attrs)) {
+            (_, Some(true)) => Err(()),
+            (Some(false), r) => Ok(r),
+            (acc, _) => Ok(acc),
+        }).unwrap_or(Some(true)),
+        LdapFilter::Not(x) => evaluate(x, attrs).map(|b| !b),
+        LdapFilter::Present(a) => Some(values(a).is_some()),
+        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => item(a, &|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v))),
+        LdapFilter::Substring(a, s) => item(a, &|vals| vals.iter().any(|x| substring_matches(x, s))),
+        _ => None,
+    }
+}
+
+fn substring_matches(value: &str, s: &LdapSubstringFilter) -> bool {
+    let x = value.to_lowercase();
+    let mut rest = x.as_str();
+    if let Some(i) = &s.initial {
+        match rest.strip_prefix(i.to_lowercase().as_str()) {
+            Some(r) => rest = r,
+            None => return false,
         }
-        LdapFilter::Substring(a, s) => values(a).is_some_and(|vals| {
-            vals.iter().any(|x| {
-                let x = x.to_lowercase();
-                let mut rest = x.as_str();
-                if let Some(i) = &s.initial {
-                    match rest.strip_prefix(i.to_lowercase().as_str()) {
-                        Some(r) => rest = r,
-                        None => return false,
-                    }
-                }
-                for part in &s.any {
-                    match rest.find(part.to_lowercase().as_str()) {
-                        Some(pos) => rest = &rest[pos + part.len()..],
-                        None => return false,
-                    }
-                }
-                s.final_.as_ref().is_none_or(|f| rest.ends_with(f.to_lowercase().as_str()))
-            })
-        }),
-        _ => false,
+    }
+    for part in &s.any {
+        let part = part.to_lowercase();
+        match rest.find(part.as_str()) {
+            Some(pos) => rest = &rest[pos + part.len()..],
+            None => return false,
+        }
+    }
+    s.final_.as_ref().is_none_or(|f| rest.ends_with(f.to_lowercase().as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ldap3_proto::parse_ldap_filter_str;
+
+    #[test]
+    fn fixed_entries_use_three_valued_logic() {
+        let attrs = vec![("objectClass", vec!["top".to_string(), "organizationalUnit".to_string()]), ("ou", vec!["people".to_string()])];
+        let m = |f: &str| matches_static(&parse_ldap_filter_str(f).unwrap(), &attrs);
+        assert!(m("(objectClass=organizationalUnit)"));
+        assert!(m("(ou=PEO*)"));
+        assert!(!m("(shoeSize=1)"));
+        assert!(!m("(!(shoeSize=1))"), "undefined stays undefined under not");
+        assert!(m("(!(uid=x))"), "a known attribute the entry lacks is false");
+        assert!(m("(|(shoeSize=1)(ou=people))"));
+        assert!(!m("(&(shoeSize=1)(ou=people))"));
     }
 }

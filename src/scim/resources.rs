@@ -98,6 +98,17 @@ pub struct UserInput {
     pub password: Option<String>,
 }
 
+// By hand, so that the password never reaches a log line.
+impl std::fmt::Debug for UserInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserInput")
+            .field("attrs", &self.attrs)
+            .field("active", &self.active)
+            .field("password", &self.password.as_ref().map(|_| "********"))
+            .finish()
+    }
+}
+
 /// Reads a User resource from a POST or PUT body (or a patched document).
 pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     let mut body = body;
