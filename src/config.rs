@@ -172,7 +172,10 @@ const SECTIONS: [&str; 5] = ["http", "ldap", "store", "password", "log"];
 fn env_key(key: &str) -> String {
     let lower = key.to_ascii_lowercase();
     for section in SECTIONS {
-        if let Some(rest) = lower.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+        if let Some(rest) = lower
+            .strip_prefix(section)
+            .and_then(|r| r.strip_prefix('_'))
+        {
             return format!("{section}.{rest}");
         }
     }
@@ -277,7 +280,10 @@ mod tests {
 
     #[test]
     fn durations_parse() {
-        assert_eq!(parse_duration("90d").unwrap(), Duration::from_secs(90 * 86400));
+        assert_eq!(
+            parse_duration("90d").unwrap(),
+            Duration::from_secs(90 * 86400)
+        );
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
         assert!(parse_duration("soon").is_err());

@@ -45,12 +45,20 @@ pub fn app(directory: Directory, config: &HttpConfig) -> Router {
         .with_state(directory)
         .merge(scim)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
 }
 
 /// Serves `app` on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -72,8 +80,11 @@ pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration,
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-            let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             tokio::pin!(connection);
             tokio::select! {
                 result = connection.as_mut() => {

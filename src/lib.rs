@@ -38,7 +38,10 @@ pub enum StartError {
 
 /// Opens the store named by the configuration and builds the directory
 /// service on it (used by `serve` and by the command-line tools).
-pub async fn open_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Directory, StartError> {
+pub async fn open_directory(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Directory, StartError> {
     let store = store::open(&config.database_url(), &config.store).await?;
     Ok(Directory::new(store, clock, &config.password)?)
 }
@@ -59,24 +62,31 @@ impl Server {
     /// Opens the store, creates the bootstrap token if there is none, and
     /// starts the HTTP (SCIM) and LDAP listeners.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
-        let base = ldap::dn::Dn::parse(&config.base_dn).map_err(|e| StartError::Config(format!("base_dn: {e}")))?;
+        let base = ldap::dn::Dn::parse(&config.base_dn)
+            .map_err(|e| StartError::Config(format!("base_dn: {e}")))?;
         let directory = open_directory(config, clock).await?;
         let bootstrap_token = directory.bootstrap_token().await?;
         let listen = |what: &'static str, addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|source| StartError::Listen { what, addr, source })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { what, addr, source })
         };
         let http_listener = listen("SCIM/HTTP", config.http.listen).await?;
         let ldap_listener = listen("LDAP", config.ldap.listen).await?;
-        let http_addr = http_listener.local_addr().map_err(|source| StartError::Listen {
-            what: "SCIM/HTTP",
-            addr: config.http.listen,
-            source,
-        })?;
-        let ldap_addr = ldap_listener.local_addr().map_err(|source| StartError::Listen {
-            what: "LDAP",
-            addr: config.ldap.listen,
-            source,
-        })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                what: "SCIM/HTTP",
+                addr: config.http.listen,
+                source,
+            })?;
+        let ldap_addr = ldap_listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                what: "LDAP",
+                addr: config.ldap.listen,
+                source,
+            })?;
         let (shutdown, stop) = watch::channel(false);
         let app = http::app(directory.clone(), &config.http);
         let ldap_state = Arc::new(ldap::LdapState {
@@ -85,7 +95,12 @@ impl Server {
             config: config.ldap.clone(),
         });
         let tasks = vec![
-            tokio::spawn(http::serve(http_listener, app, config.http.header_read_timeout, stop.clone())),
+            tokio::spawn(http::serve(
+                http_listener,
+                app,
+                config.http.header_read_timeout,
+                stop.clone(),
+            )),
             tokio::spawn(ldap::serve(ldap_listener, ldap_state, stop)),
         ];
         tracing::info!(%http_addr, %ldap_addr, base_dn = %config.base_dn, "Roster is serving");

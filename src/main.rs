@@ -132,7 +132,9 @@ fn overrides(store: &StoreArgs, serve: Option<&ServeArgs>) -> Value {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -157,7 +159,9 @@ async fn wait_for_signal() {
 
 async fn serve(config: Config) -> Result<(), String> {
     init_logging(&config);
-    let server = Server::start(&config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    let server = Server::start(&config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(token) = &server.bootstrap_token {
         println!("Bootstrap admin token (shown this once; only its hash is stored):");
         println!("{token}");
@@ -184,7 +188,11 @@ async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         for u in &page.items {
-            let status = if u.status == Status::Active { "active" } else { "disabled" };
+            let status = if u.status == Status::Active {
+                "active"
+            } else {
+                "disabled"
+            };
             let email = u.attrs.primary_email().unwrap_or("");
             if json {
                 let line = json!({
@@ -194,7 +202,10 @@ async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
                 });
                 println!("{line}");
             } else {
-                println!("{:<32} {:<9} {:<36} {}", u.attrs.user_name, status, u.id, email);
+                println!(
+                    "{:<32} {:<9} {:<36} {}",
+                    u.attrs.user_name, status, u.id, email
+                );
             }
         }
         offset += page.items.len();
@@ -209,20 +220,31 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(args) => Some(args),
         _ => None,
     };
-    let config = Config::load(cli.store.config.as_deref(), overrides(&cli.store, serve_args))?;
+    let config = Config::load(
+        cli.store.config.as_deref(),
+        overrides(&cli.store, serve_args),
+    )?;
     if let Command::Serve(_) = cli.command {
         return serve(config).await;
     }
-    let directory = open_directory(&config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+    let directory = open_directory(&config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve(_) => unreachable!("handled above"),
         Command::Token(TokenCommand::Create { name }) => {
-            let token = directory.create_token(&Actor::cli(), &name).await.map_err(|e| e.to_string())?;
+            let token = directory
+                .create_token(&Actor::cli(), &name)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("{token}");
         }
         Command::User(UserCommand::List { json }) => list_users(&directory, json).await?,
         Command::Audit { limit, json } => {
-            let events = directory.recent_audit(limit).await.map_err(|e| e.to_string())?;
+            let events = directory
+                .recent_audit(limit)
+                .await
+                .map_err(|e| e.to_string())?;
             for e in events {
                 if json {
                     let line = json!({

@@ -33,7 +33,10 @@ async fn create_user_returns_resource_without_password() {
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
     let text = resp.text().await.unwrap();
-    assert!(!text.contains("S3cure-pass!") && !text.to_lowercase().contains("password"), "{text}");
+    assert!(
+        !text.contains("S3cure-pass!") && !text.to_lowercase().contains("password"),
+        "{text}"
+    );
     let user: serde_json::Value = serde_json::from_str(&text).unwrap();
     let id = user["id"].as_str().unwrap();
     assert_eq!(location, format!("{}/Users/{id}", t.scim));
@@ -53,7 +56,11 @@ async fn create_user_returns_resource_without_password() {
     let page = t
         .server
         .directory
-        .find_users(&roster::directory::Query::new(roster::directory::Filter::True, 0, 10))
+        .find_users(&roster::directory::Query::new(
+            roster::directory::Filter::True,
+            0,
+            10,
+        ))
         .await
         .unwrap();
     assert_eq!(page.total, 1);
@@ -63,7 +70,8 @@ async fn create_user_returns_resource_without_password() {
 #[tokio::test(flavor = "multi_thread")]
 async fn whoami_and_wrong_password() {
     let t = start().await;
-    t.create_user("alice", Some("S3cure-pass!"), "alice@example.com").await;
+    t.create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
     let mut ldap = t.ldap_as("alice", "S3cure-pass!").await;
     let (exop, res) = ldap.extended(WhoAmI).await.unwrap().success().unwrap();
     assert_eq!(res.rc, 0);
@@ -85,22 +93,43 @@ async fn whoami_and_wrong_password() {
     }
     // The DN is case-insensitive, the password is not.
     let mut ldap = t.ldap().await;
-    assert_eq!(ldap.simple_bind(&user_dn("ALICE"), "S3cure-pass!").await.unwrap().rc, 0);
-    assert_eq!(ldap.simple_bind(&user_dn("alice"), "s3cure-pass!").await.unwrap().rc, 49);
+    assert_eq!(
+        ldap.simple_bind(&user_dn("ALICE"), "S3cure-pass!")
+            .await
+            .unwrap()
+            .rc,
+        0
+    );
+    assert_eq!(
+        ldap.simple_bind(&user_dn("alice"), "s3cure-pass!")
+            .await
+            .unwrap()
+            .rc,
+        49
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn search_by_mail_lists_scim_groups_in_member_of() {
     let t = start().await;
-    let alice = t.create_user("alice", Some("S3cure-pass!"), "alice@example.com").await;
-    let bob = t.create_user("bob", Some("An0ther-pass!"), "bob@example.com").await;
+    let alice = t
+        .create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
+    let bob = t
+        .create_user("bob", Some("An0ther-pass!"), "bob@example.com")
+        .await;
     t.create_group("devs", &[&alice, &bob]).await;
     t.create_group("ops", &[&alice]).await;
     t.create_group("sales", &[&bob]).await;
 
     let mut ldap = t.ldap_as("alice", "S3cure-pass!").await;
     let (entries, res) = ldap
-        .search(BASE_DN, Scope::Subtree, "(mail=alice@example.com)", vec!["cn", "mail", "memberOf"])
+        .search(
+            BASE_DN,
+            Scope::Subtree,
+            "(mail=alice@example.com)",
+            vec!["cn", "mail", "memberOf"],
+        )
         .await
         .unwrap()
         .success()
@@ -114,16 +143,27 @@ async fn search_by_mail_lists_scim_groups_in_member_of() {
     let mut groups = e.attrs["memberOf"].clone();
     groups.sort();
     assert_eq!(groups, vec![group_dn("devs"), group_dn("ops")]);
-    assert!(!e.attrs.contains_key("uid"), "only the requested attributes");
+    assert!(
+        !e.attrs.contains_key("uid"),
+        "only the requested attributes"
+    );
 
     // The group side: member DNs, and filters on memberOf and member.
     let (entries, _) = ldap
-        .search(BASE_DN, Scope::Subtree, &format!("(memberOf={})", group_dn("sales")), vec!["uid"])
+        .search(
+            BASE_DN,
+            Scope::Subtree,
+            &format!("(memberOf={})", group_dn("sales")),
+            vec!["uid"],
+        )
         .await
         .unwrap()
         .success()
         .unwrap();
-    let names: Vec<String> = entries.into_iter().map(|e| SearchEntry::construct(e).attrs["uid"][0].clone()).collect();
+    let names: Vec<String> = entries
+        .into_iter()
+        .map(|e| SearchEntry::construct(e).attrs["uid"][0].clone())
+        .collect();
     assert_eq!(names, vec!["bob"]);
     let (entries, _) = ldap
         .search(
@@ -142,36 +182,71 @@ async fn search_by_mail_lists_scim_groups_in_member_of() {
         .map(|e| (e.attrs["cn"][0].clone(), e.attrs["member"].len()))
         .collect();
     found.sort();
-    assert_eq!(found, vec![("devs".to_string(), 2), ("sales".to_string(), 1)]);
+    assert_eq!(
+        found,
+        vec![("devs".to_string(), 2), ("sales".to_string(), 1)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deactivation_over_scim_blocks_ldap_bind() {
     let t = start().await;
-    let id = t.create_user("alice", Some("S3cure-pass!"), "alice@example.com").await;
-    let patch = |active: serde_json::Value| {
-        json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": active}]})
-    };
-    let (status, user) = t.scim(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!(false)))).await;
+    let id = t
+        .create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
+    let patch = |active: serde_json::Value| json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": active}]});
+    let (status, user) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(json!(false))),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["active"], false);
     let mut ldap = t.ldap().await;
-    assert_eq!(ldap.simple_bind(&user_dn("alice"), "S3cure-pass!").await.unwrap().rc, 49);
+    assert_eq!(
+        ldap.simple_bind(&user_dn("alice"), "S3cure-pass!")
+            .await
+            .unwrap()
+            .rc,
+        49
+    );
     // Still retrievable, and filterable, while inactive.
-    let (status, list) = t.scim(Method::GET, "/Users?filter=active%20eq%20false", None).await;
+    let (status, list) = t
+        .scim(Method::GET, "/Users?filter=active%20eq%20false", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["totalResults"], 1);
 
-    let (status, user) = t.scim(Method::PATCH, &format!("/Users/{id}"), Some(patch(json!(true)))).await;
+    let (status, user) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(json!(true))),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["active"], true);
-    assert_eq!(ldap.simple_bind(&user_dn("alice"), "S3cure-pass!").await.unwrap().rc, 0);
+    assert_eq!(
+        ldap.simple_bind(&user_dn("alice"), "S3cure-pass!")
+            .await
+            .unwrap()
+            .rc,
+        0
+    );
 
     // The audit trail has every change, with the token's name and no secret.
     let events = t.server.directory.recent_audit(10).await.unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, vec!["user.update", "user.update", "user.create", "token.create"]);
-    assert!(events.iter().take(3).all(|e| e.actor == "token:bootstrap-admin" && e.protocol == "scim"));
+    assert_eq!(
+        actions,
+        vec!["user.update", "user.update", "user.create", "token.create"]
+    );
+    assert!(events
+        .iter()
+        .take(3)
+        .all(|e| e.actor == "token:bootstrap-admin" && e.protocol == "scim"));
     assert_eq!(events[0].attributes, vec!["active"]);
 }
 
@@ -191,23 +266,56 @@ async fn cli_creates_tokens_and_lists_users_from_the_same_store() {
         .args(store_args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.trim_end();
-    assert_eq!(stdout.lines().count(), 1, "only the token on stdout: {stdout:?}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the token on stdout: {stdout:?}"
+    );
     assert!(token.starts_with("roster_"));
     // The new token works against the running server.
-    let resp = t.http.get(format!("{}/Users", t.scim)).bearer_auth(token).send().await.unwrap();
+    let resp = t
+        .http
+        .get(format!("{}/Users", t.scim))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
-    let out = std::process::Command::new(roster).args(["user", "list"]).args(store_args).output().unwrap();
+    let out = std::process::Command::new(roster)
+        .args(["user", "list"])
+        .args(store_args)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let listing = String::from_utf8(out.stdout).unwrap();
-    assert!(listing.lines().any(|l| l.starts_with("alice ") && l.contains("alice@example.com")), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("alice ") && l.contains("alice@example.com")),
+        "{listing}"
+    );
 
-    let out = std::process::Command::new(roster).args(["serve", "--help"]).output().unwrap();
+    let out = std::process::Command::new(roster)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for flag in ["--config", "--data-dir", "--database-url", "--http-listen", "--ldap-listen", "--base-dn"] {
+    for flag in [
+        "--config",
+        "--data-dir",
+        "--database-url",
+        "--http-listen",
+        "--ldap-listen",
+        "--base-dn",
+    ] {
         assert!(help.contains(flag), "serve --help names {flag}");
     }
 }

@@ -14,7 +14,8 @@ fn scim_type(body: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_scim_errors_and_write_nothing() {
     let t = start().await;
-    t.create_user("alice", Some("S3cure-pass!"), "alice@example.com").await;
+    t.create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
     let audit_before = t.server.directory.recent_audit(100).await.unwrap().len();
 
     let resp = t
@@ -29,20 +30,55 @@ async fn bad_requests_get_scim_errors_and_write_nothing() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(resp.headers()["content-type"], "application/scim+json");
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
     assert_eq!(body["status"], "400");
     assert_eq!(scim_type(&body), "invalidSyntax");
 
     let cases = [
         (json!([1, 2]), StatusCode::BAD_REQUEST, "invalidSyntax"),
-        (json!({"userName": "bob", "shoeSize": 44}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"displayName": "no user name"}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"userName": "bob", "active": "maybe"}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"userName": "bob", "emails": [{"value": "not-an-address"}]}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"userName": "bob", "emails": [{"value": "a@x.y", "primary": true}, {"value": "b@x.y", "primary": true}]}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"userName": "bob", "urn:example:unknown": {"x": 1}}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"userName": "  "}), StatusCode::BAD_REQUEST, "invalidValue"),
-        (json!({"userName": "ALICE"}), StatusCode::CONFLICT, "uniqueness"),
+        (
+            json!({"userName": "bob", "shoeSize": 44}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"displayName": "no user name"}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "bob", "active": "maybe"}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "bob", "emails": [{"value": "not-an-address"}]}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "bob", "emails": [{"value": "a@x.y", "primary": true}, {"value": "b@x.y", "primary": true}]}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "bob", "urn:example:unknown": {"x": 1}}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "  "}),
+            StatusCode::BAD_REQUEST,
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "ALICE"}),
+            StatusCode::CONFLICT,
+            "uniqueness",
+        ),
     ];
     for (body, status, kind) in cases {
         let (got, err) = t.scim(Method::POST, "/Users", Some(body.clone())).await;
@@ -50,8 +86,17 @@ async fn bad_requests_get_scim_errors_and_write_nothing() {
         assert_eq!(scim_type(&err), kind, "{body} -> {err}");
         assert_eq!(err["status"], status.as_u16().to_string());
     }
-    let (_, err) = t.scim(Method::POST, "/Users", Some(json!({"userName": "bob", "shoeSize": 44}))).await;
-    assert!(err["detail"].as_str().unwrap().contains("shoeSize"), "{err}");
+    let (_, err) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "bob", "shoeSize": 44})),
+        )
+        .await;
+    assert!(
+        err["detail"].as_str().unwrap().contains("shoeSize"),
+        "{err}"
+    );
 
     // Unknown member ids: refused, and no group is left behind.
     let (status, err) = t
@@ -62,14 +107,23 @@ async fn bad_requests_get_scim_errors_and_write_nothing() {
     assert_eq!(list["totalResults"], 0);
     let (_, list) = t.scim(Method::GET, "/Users", None).await;
     assert_eq!(list["totalResults"], 1);
-    assert_eq!(t.server.directory.recent_audit(100).await.unwrap().len(), audit_before, "failed writes leave no audit event");
+    assert_eq!(
+        t.server.directory.recent_audit(100).await.unwrap().len(),
+        audit_before,
+        "failed writes leave no audit event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn authentication_is_required_except_for_discovery() {
     let t = start().await;
     let wrong_secret = format!("{}x", t.token);
-    for token in [None, Some("nonsense"), Some("roster_000000000000_abc"), Some(wrong_secret.as_str())] {
+    for token in [
+        None,
+        Some("nonsense"),
+        Some("roster_000000000000_abc"),
+        Some(wrong_secret.as_str()),
+    ] {
         let mut req = t.http.get(format!("{}/Users", t.scim));
         if let Some(tok) = token {
             req = req.bearer_auth(tok);
@@ -80,31 +134,83 @@ async fn authentication_is_required_except_for_discovery() {
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["status"], "401");
     }
-    for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/ResourceTypes/User", &format!("/Schemas/{USER_URN}")] {
-        let resp = t.http.get(format!("{}{path}", t.scim)).send().await.unwrap();
+    for path in [
+        "/ServiceProviderConfig",
+        "/ResourceTypes",
+        "/Schemas",
+        "/ResourceTypes/User",
+        &format!("/Schemas/{USER_URN}"),
+    ] {
+        let resp = t
+            .http
+            .get(format!("{}{path}", t.scim))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
-    let spc: Value = t.http.get(format!("{}/ServiceProviderConfig", t.scim)).send().await.unwrap().json().await.unwrap();
+    let spc: Value = t
+        .http
+        .get(format!("{}/ServiceProviderConfig", t.scim))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["filter"]["maxResults"], t.config.http.max_results);
-    let schemas: Value = t.http.get(format!("{}/Schemas", t.scim)).send().await.unwrap().json().await.unwrap();
+    let schemas: Value = t
+        .http
+        .get(format!("{}/Schemas", t.scim))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(schemas["totalResults"], 3);
     let user_schema = &schemas["Resources"][0];
-    let password = user_schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "password").unwrap();
+    let password = user_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "password")
+        .unwrap();
     assert_eq!(password["returned"], "never");
 
-    let resp = t.http.delete(format!("{}/Schemas", t.scim)).send().await.unwrap();
+    let resp = t
+        .http
+        .delete(format!("{}/Schemas", t.scim))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let resp = t.http.get(format!("{}/Nope", t.scim)).bearer_auth(&t.token).send().await.unwrap();
+    let resp = t
+        .http
+        .get(format!("{}/Nope", t.scim))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let health = t.http.get(format!("http://{}/healthz", t.server.http_addr)).send().await.unwrap();
+    let health = t
+        .http
+        .get(format!("http://{}/healthz", t.server.http_addr))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn not_found_and_oversize_and_precondition() {
     let t = start_with(|c| c.http.max_body_bytes = 4096).await;
-    for path in ["/Users/not-a-uuid", &format!("/Users/{}", uuid::Uuid::new_v4()), &format!("/Groups/{}", uuid::Uuid::new_v4())] {
+    for path in [
+        "/Users/not-a-uuid",
+        &format!("/Users/{}", uuid::Uuid::new_v4()),
+        &format!("/Groups/{}", uuid::Uuid::new_v4()),
+    ] {
         let (status, err) = t.scim(Method::GET, path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(err["status"], "404");
@@ -131,10 +237,14 @@ async fn not_found_and_oversize_and_precondition() {
 async fn filters_and_paging() {
     let t = start().await;
     for i in 0..12 {
-        let id = t.create_user(&format!("user{i:02}"), None, &format!("u{i}@example.com")).await;
+        let id = t
+            .create_user(&format!("user{i:02}"), None, &format!("u{i}@example.com"))
+            .await;
         if i == 3 {
             let patch = json!({"Operations": [{"op": "add", "value": {"externalId": "EXT-3", "displayName": "Three Musketeers"}}]});
-            let (status, _) = t.scim(Method::PATCH, &format!("/Users/{id}"), Some(patch)).await;
+            let (status, _) = t
+                .scim(Method::PATCH, &format!("/Users/{id}"), Some(patch))
+                .await;
             assert_eq!(status, StatusCode::OK);
         }
     }
@@ -150,32 +260,70 @@ async fn filters_and_paging() {
     };
     assert_eq!(count(r#"userName eq "USER03""#).await, 1);
     assert_eq!(count(r#"externalId eq "EXT-3""#).await, 1);
-    assert_eq!(count(r#"externalId eq "ext-3""#).await, 0, "externalId is caseExact");
+    assert_eq!(
+        count(r#"externalId eq "ext-3""#).await,
+        0,
+        "externalId is caseExact"
+    );
     assert_eq!(count(r#"emails.value eq "U3@EXAMPLE.COM""#).await, 1);
     assert_eq!(count(r#"emails eq "u3@example.com""#).await, 1);
     assert_eq!(count(r#"displayName eq "three musketeers""#).await, 1);
-    assert_eq!(count(r#"userName sw "user0" and emails.value ew "@example.com""#).await, 10);
-    assert_eq!(count(r#"userName eq "user01" or userName eq "user02""#).await, 2);
+    assert_eq!(
+        count(r#"userName sw "user0" and emails.value ew "@example.com""#).await,
+        10
+    );
+    assert_eq!(
+        count(r#"userName eq "user01" or userName eq "user02""#).await,
+        2
+    );
     assert_eq!(count(r#"not (userName sw "user0")"#).await, 2);
     assert_eq!(count(r#"displayName pr"#).await, 1);
-    assert_eq!(count(r#"userName co "%""#).await, 0, "LIKE wildcards are literal");
-    assert_eq!(count(&format!(r#"{USER_URN}:userName eq "user05""#)).await, 1);
+    assert_eq!(
+        count(r#"userName co "%""#).await,
+        0,
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(
+        count(&format!(r#"{USER_URN}:userName eq "user05""#)).await,
+        1
+    );
     assert_eq!(count(r#"meta.created gt "2000-01-01T00:00:00Z""#).await, 12);
     // Entra ID's test-connection filter on a random value.
-    assert_eq!(count(&format!(r#"userName eq "{}""#, uuid::Uuid::new_v4())).await, 0);
+    assert_eq!(
+        count(&format!(r#"userName eq "{}""#, uuid::Uuid::new_v4())).await,
+        0
+    );
 
-    let (status, err) = t.scim(Method::GET, &format!("/Users?filter={}", urlencode("userName zz 1")), None).await;
+    let (status, err) = t
+        .scim(
+            Method::GET,
+            &format!("/Users?filter={}", urlencode("userName zz 1")),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(scim_type(&err), "invalidFilter");
     let deep = format!("{}userName eq \"x\"{}", "(".repeat(5000), ")".repeat(5000));
-    let (status, err) = t.scim(Method::GET, &format!("/Users?filter={}", urlencode(&deep)), None).await;
+    let (status, err) = t
+        .scim(
+            Method::GET,
+            &format!("/Users?filter={}", urlencode(&deep)),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(scim_type(&err), "invalidFilter");
 
     // Pages are 1-based, stable and complete.
     let mut seen = Vec::new();
     for start in [1, 6, 11] {
-        let (_, page) = t.scim(Method::GET, &format!("/Users?startIndex={start}&count=5"), None).await;
+        let (_, page) = t
+            .scim(
+                Method::GET,
+                &format!("/Users?startIndex={start}&count=5"),
+                None,
+            )
+            .await;
         assert_eq!(page["totalResults"], 12);
         assert_eq!(page["startIndex"], start);
         for r in page["Resources"].as_array().unwrap() {
@@ -190,7 +338,9 @@ async fn filters_and_paging() {
     let (_, page) = t.scim(Method::GET, "/Users?count=0", None).await;
     assert_eq!(page["totalResults"], 12);
     assert_eq!(page["Resources"].as_array().unwrap().len(), 0);
-    let (_, page) = t.scim(Method::GET, "/Users?count=2&attributes=userName", None).await;
+    let (_, page) = t
+        .scim(Method::GET, "/Users?count=2&attributes=userName", None)
+        .await;
     let first = page["Resources"][0].as_object().unwrap();
     let mut keys: Vec<&String> = first.keys().collect();
     keys.sort();
@@ -200,7 +350,9 @@ async fn filters_and_paging() {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -209,10 +361,16 @@ fn urlencode(s: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn put_replaces_and_delete_removes() {
     let t = start().await;
-    let id = t.create_user("alice", Some("S3cure-pass!"), "alice@example.com").await;
+    let id = t
+        .create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
     let group = t.create_group("devs", &[&id]).await;
     let (status, user) = t
-        .scim(Method::PUT, &format!("/Users/{id}"), Some(json!({"schemas": [USER_URN], "userName": "alice", "title": "Engineer"})))
+        .scim(
+            Method::PUT,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [USER_URN], "userName": "alice", "title": "Engineer"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert_eq!(user["title"], "Engineer");
@@ -221,7 +379,13 @@ async fn put_replaces_and_delete_removes() {
     assert_eq!(user["meta"]["version"], "W/\"2\"");
     // The password was not part of the PUT, so it still works.
     let mut ldap = t.ldap().await;
-    assert_eq!(ldap.simple_bind(&user_dn("alice"), "S3cure-pass!").await.unwrap().rc, 0);
+    assert_eq!(
+        ldap.simple_bind(&user_dn("alice"), "S3cure-pass!")
+            .await
+            .unwrap()
+            .rc,
+        0
+    );
 
     let (status, _) = t.scim(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -231,7 +395,13 @@ async fn put_replaces_and_delete_removes() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, g) = t.scim(Method::GET, &format!("/Groups/{group}"), None).await;
     assert_eq!(g["members"].as_array().unwrap().len(), 0);
-    assert_eq!(ldap.simple_bind(&user_dn("alice"), "S3cure-pass!").await.unwrap().rc, 49);
+    assert_eq!(
+        ldap.simple_bind(&user_dn("alice"), "S3cure-pass!")
+            .await
+            .unwrap()
+            .rc,
+        49
+    );
     // The name is free again.
     t.create_user("alice", None, "alice@example.com").await;
 }
@@ -245,7 +415,12 @@ async fn group_membership_patches_touch_only_named_members() {
     let g = t.create_group("devs", &[&a]).await;
     let path = format!("/Groups/{g}");
     let members = |v: &Value| {
-        let mut ids: Vec<String> = v["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
+        let mut ids: Vec<String> = v["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap().to_string())
+            .collect();
         ids.sort();
         ids
     };
@@ -265,10 +440,14 @@ async fn group_membership_patches_touch_only_named_members() {
         .await;
     assert_eq!(members(&group), vec![b.clone()]);
     let (_, group) = t
-        .scim(Method::PATCH, &path, Some(json!({"Operations": [
-            {"op": "Add", "path": "members", "value": [{"value": c, "$ref": null}]},
-            {"op": "Remove", "path": format!("members[value eq \"{b}\"]")}
-        ]})))
+        .scim(
+            Method::PATCH,
+            &path,
+            Some(json!({"Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": c, "$ref": null}]},
+                {"op": "Remove", "path": format!("members[value eq \"{b}\"]")}
+            ]})),
+        )
         .await;
     assert_eq!(members(&group), vec![c.clone()]);
     // Rename with the id along (Okta), then empty the group.
@@ -279,7 +458,11 @@ async fn group_membership_patches_touch_only_named_members() {
     assert_eq!(group["displayName"], "developers");
     assert_eq!(members(&group), vec![c.clone()]);
     let (_, group) = t
-        .scim(Method::PATCH, &path, Some(json!({"Operations": [{"op": "replace", "path": "members", "value": []}]})))
+        .scim(
+            Method::PATCH,
+            &path,
+            Some(json!({"Operations": [{"op": "replace", "path": "members", "value": []}]})),
+        )
         .await;
     assert!(members(&group).is_empty());
     // Unknown attributes and members are errors, and change nothing.
@@ -287,12 +470,29 @@ async fn group_membership_patches_touch_only_named_members() {
         .scim(Method::PATCH, &path, Some(json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4().to_string()}]}]})))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
-    let (status, err) = t.scim(Method::PATCH, &path, Some(json!({"Operations": [{"op": "add", "path": "color", "value": "red"}]}))).await;
-    assert_eq!((status, scim_type(&err)), (StatusCode::BAD_REQUEST, "invalidPath"));
+    let (status, err) = t
+        .scim(
+            Method::PATCH,
+            &path,
+            Some(json!({"Operations": [{"op": "add", "path": "color", "value": "red"}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, scim_type(&err)),
+        (StatusCode::BAD_REQUEST, "invalidPath")
+    );
     // Groups fetched without members, as Entra ID asks.
-    let (_, list) = t.scim(Method::GET, "/Groups?excludedAttributes=members", None).await;
+    let (_, list) = t
+        .scim(Method::GET, "/Groups?excludedAttributes=members", None)
+        .await;
     assert!(list["Resources"][0].get("members").is_none());
     assert_eq!(list["Resources"][0]["displayName"], "developers");
-    let (status, _) = t.scim(Method::POST, "/Groups", Some(json!({"displayName": "DEVELOPERS"}))).await;
+    let (status, _) = t
+        .scim(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "DEVELOPERS"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }

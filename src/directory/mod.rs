@@ -237,18 +237,28 @@ impl Directory {
 
     // ----- groups -----
 
-    async fn resolve_members(&self, group: Option<Uuid>, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>> {
+    async fn resolve_members(
+        &self,
+        group: Option<Uuid>,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, MemberKind)>> {
         let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
         for id in ids {
             if Some(*id) == group {
-                return Err(DirectoryError::invalid("members", "a group cannot be a member of itself"));
+                return Err(DirectoryError::invalid(
+                    "members",
+                    "a group cannot be a member of itself",
+                ));
             }
             if !unique.contains(id) {
                 unique.push(*id);
             }
         }
         let found = self.store.resolve_members(&unique).await?;
-        if let Some(missing) = unique.iter().find(|id| !found.iter().any(|(f, _)| f == *id)) {
+        if let Some(missing) = unique
+            .iter()
+            .find(|id| !found.iter().any(|(f, _)| f == *id))
+        {
             return Err(DirectoryError::invalid(
                 "members",
                 format!("no user or group has id {missing}"),
@@ -270,7 +280,12 @@ impl Directory {
     }
 
     /// Creates a group with the given members (ids of users or groups).
-    pub async fn create_group(&self, actor: &Actor, attrs: GroupAttrs, members: &[Uuid]) -> Result<Group> {
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        attrs: GroupAttrs,
+        members: &[Uuid],
+    ) -> Result<Group> {
         let attrs = validate::group(attrs)?;
         let id = Uuid::new_v4();
         let found = self.resolve_members(Some(id), members).await?;
@@ -289,7 +304,15 @@ impl Directory {
         if !group.members.is_empty() {
             changed.push("members".into());
         }
-        let event = AuditEvent::new(now, actor, "group.create", "group", id, &group.attrs.display_name, changed);
+        let event = AuditEvent::new(
+            now,
+            actor,
+            "group.create",
+            "group",
+            id,
+            &group.attrs.display_name,
+            changed,
+        );
         self.store.insert_group(&group, &event).await?;
         self.get_group(id).await
     }
@@ -335,7 +358,15 @@ impl Directory {
                 ..current.meta
             },
         };
-        let event = AuditEvent::new(now, actor, "group.update", "group", id, &group.attrs.display_name, changed);
+        let event = AuditEvent::new(
+            now,
+            actor,
+            "group.update",
+            "group",
+            id,
+            &group.attrs.display_name,
+            changed,
+        );
         self.store
             .update_group(&group, current.meta.version, members.is_some(), &event)
             .await?;
@@ -355,14 +386,32 @@ impl Directory {
         };
         let add = self.resolve_members(Some(id), add).await?;
         let now = self.now();
-        let event = AuditEvent::new(now, actor, "group.members", "group", id, &group.attrs.display_name, vec!["members".into()]);
-        self.store.modify_members(id, &add, remove, now, &event).await?;
+        let event = AuditEvent::new(
+            now,
+            actor,
+            "group.members",
+            "group",
+            id,
+            &group.attrs.display_name,
+            vec!["members".into()],
+        );
+        self.store
+            .modify_members(id, &add, remove, now, &event)
+            .await?;
         Ok(())
     }
 
     pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<()> {
         let group = self.get_group(id).await?;
-        let event = AuditEvent::new(self.now(), actor, "group.delete", "group", id, &group.attrs.display_name, vec![]);
+        let event = AuditEvent::new(
+            self.now(),
+            actor,
+            "group.delete",
+            "group",
+            id,
+            &group.attrs.display_name,
+            vec![],
+        );
         self.store.delete_group(id, &event).await?;
         Ok(())
     }
@@ -374,7 +423,11 @@ impl Directory {
             .ok_or_else(|| DirectoryError::NotFound(format!("group {id}")))
     }
 
-    pub async fn find_groups(&self, query: &Query<Group>, with_members: bool) -> Result<Page<Group>> {
+    pub async fn find_groups(
+        &self,
+        query: &Query<Group>,
+        with_members: bool,
+    ) -> Result<Page<Group>> {
         Ok(self.store.list_groups(query, with_members).await?)
     }
 
@@ -385,7 +438,10 @@ impl Directory {
     pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<String> {
         let name = name.trim();
         if name.is_empty() || name.len() > 128 {
-            return Err(DirectoryError::invalid("name", "a token name is 1 to 128 characters"));
+            return Err(DirectoryError::invalid(
+                "name",
+                "a token name is 1 to 128 characters",
+            ));
         }
         let token = token::generate();
         let record = TokenRecord {
@@ -394,7 +450,15 @@ impl Directory {
             secret_hash: token.secret_hash.clone(),
             created: self.now(),
         };
-        let event = AuditEvent::new(record.created, actor, "token.create", "token", &record.id, name, vec![]);
+        let event = AuditEvent::new(
+            record.created,
+            actor,
+            "token.create",
+            "token",
+            &record.id,
+            name,
+            vec![],
+        );
         self.store.insert_token(&record, &event).await?;
         Ok(token.text)
     }

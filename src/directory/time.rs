@@ -62,7 +62,9 @@ impl Timestamp {
             return None;
         }
         let fmt = format_description!("[year][month][day][hour][minute][second]");
-        let dt = PrimitiveDateTime::parse(whole, &fmt).ok()?.assume_offset(offset);
+        let dt = PrimitiveDateTime::parse(whole, &fmt)
+            .ok()?
+            .assume_offset(offset);
         let mut millis = (dt.unix_timestamp_nanos() / 1_000_000) as i64;
         if !frac.is_empty() {
             if !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -121,7 +123,9 @@ mod tests {
         assert_eq!(Timestamp::parse_rfc3339(&t.rfc3339()), Some(t));
         assert_eq!(Timestamp::parse_generalized(&t.generalized()), Some(t));
         assert_eq!(
-            Timestamp::parse_generalized("20261123081500Z").unwrap().rfc3339(),
+            Timestamp::parse_generalized("20261123081500Z")
+                .unwrap()
+                .rfc3339(),
             "2026-11-23T08:15:00.000Z"
         );
         assert_eq!(

@@ -25,7 +25,10 @@ fn name(attribute: &str, value: &str) -> Result<String> {
         ));
     }
     if v.chars().any(char::is_control) {
-        return Err(DirectoryError::invalid(attribute, "must not contain control characters"));
+        return Err(DirectoryError::invalid(
+            attribute,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_string())
 }
@@ -53,11 +56,17 @@ fn multi(attribute: &str, values: &[MultiValue]) -> Result<()> {
         ));
     }
     if values.iter().filter(|v| v.primary).count() > 1 {
-        return Err(DirectoryError::invalid(attribute, "at most one value may be primary"));
+        return Err(DirectoryError::invalid(
+            attribute,
+            "at most one value may be primary",
+        ));
     }
     for v in values {
         if v.value.trim().is_empty() {
-            return Err(DirectoryError::invalid(attribute, "a value must not be empty"));
+            return Err(DirectoryError::invalid(
+                attribute,
+                "a value must not be empty",
+            ));
         }
         text(attribute, &Some(v.value.clone()))?;
         text(attribute, &v.display)?;
@@ -102,8 +111,14 @@ pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
     for e in &a.emails {
         let v = e.value.trim();
         match v.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !v.contains(char::is_whitespace) => {}
-            _ => return Err(DirectoryError::invalid("emails", format!("{v:?} is not an email address"))),
+            Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !v.contains(char::is_whitespace) => {}
+            _ => {
+                return Err(DirectoryError::invalid(
+                    "emails",
+                    format!("{v:?} is not an email address"),
+                ))
+            }
         }
     }
     Ok(a)

@@ -59,7 +59,9 @@ impl Dn {
                 i += 1;
             }
             let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b'.') {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b'.')
+            {
                 i += 1;
             }
             let attr = text[start..i].to_string();
@@ -114,7 +116,9 @@ impl Dn {
                     match bytes[i] {
                         b'\\' => {
                             let next = *bytes.get(i + 1).ok_or_else(|| err("dangling '\\'"))?;
-                            if let (Some(h), Some(l)) = (hex_val(next), bytes.get(i + 2).and_then(|b| hex_val(*b))) {
+                            if let (Some(h), Some(l)) =
+                                (hex_val(next), bytes.get(i + 2).and_then(|b| hex_val(*b)))
+                            {
                                 value.push(h * 16 + l);
                                 i += 3;
                             } else if b",+\"\\<>;= #".contains(&next) {
@@ -177,7 +181,13 @@ impl Dn {
                 let mut avas: Vec<String> = rdn
                     .0
                     .iter()
-                    .map(|a| format!("{}={}", a.attr.to_ascii_lowercase(), escape(&a.value.to_lowercase())))
+                    .map(|a| {
+                        format!(
+                            "{}={}",
+                            a.attr.to_ascii_lowercase(),
+                            escape(&a.value.to_lowercase())
+                        )
+                    })
                     .collect();
                 avas.sort();
                 avas.join("+")
@@ -198,7 +208,8 @@ impl Dn {
             return None;
         }
         let tail = Dn(self.0[self.0.len() - n..].to_vec());
-        tail.same(suffix).then(|| self.0[..self.0.len() - n].to_vec())
+        tail.same(suffix)
+            .then(|| self.0[..self.0.len() - n].to_vec())
     }
 
     /// The value of the first RDN if it is a single `attr=value`.
@@ -266,7 +277,10 @@ mod tests {
         assert_eq!(quoted.leaf("cn"), Some("a+b"));
         let multi = Dn::parse("cn=a+uid=b,dc=x").unwrap();
         assert_eq!(multi.0[0].0.len(), 2);
-        assert_eq!(Dn::parse(r"cn=\c3\a9t\c3\a9").unwrap().leaf("cn"), Some("été"));
+        assert_eq!(
+            Dn::parse(r"cn=\c3\a9t\c3\a9").unwrap().leaf("cn"),
+            Some("été")
+        );
         assert_eq!(Dn::parse(r"cn=trail\ ").unwrap().leaf("cn"), Some("trail "));
     }
 
@@ -284,6 +298,9 @@ mod tests {
         let user = Dn::parse("UID=alice,OU=People,DC=Example,DC=com").unwrap();
         let rel = user.relative_to(&base).unwrap();
         assert_eq!(rel.len(), 2);
-        assert!(Dn::parse("dc=other,dc=com").unwrap().relative_to(&base).is_none());
+        assert!(Dn::parse("dc=other,dc=com")
+            .unwrap()
+            .relative_to(&base)
+            .is_none());
     }
 }

@@ -11,7 +11,13 @@ pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "in
 pub const GROUP_CLASSES: &[&str] = &["top", "groupOfNames"];
 
 /// Attributes served only when asked for by name or with `+`.
-const OPERATIONAL: &[&str] = &["entryUUID", "entryDN", "createTimestamp", "modifyTimestamp", "hasSubordinates"];
+const OPERATIONAL: &[&str] = &[
+    "entryUUID",
+    "entryDN",
+    "createTimestamp",
+    "modifyTimestamp",
+    "hasSubordinates",
+];
 
 pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
 
@@ -39,8 +45,13 @@ impl Selection {
     /// Whether an attribute known by `names` (canonical name first) is wanted.
     fn wants(&self, names: &[&str]) -> bool {
         let operational = OPERATIONAL.iter().any(|o| o.eq_ignore_ascii_case(names[0]));
-        (if operational { self.all_operational } else { self.all_user })
-            || names.iter().any(|n| self.names.iter().any(|r| r.eq_ignore_ascii_case(n)))
+        (if operational {
+            self.all_operational
+        } else {
+            self.all_user
+        }) || names
+            .iter()
+            .any(|n| self.names.iter().any(|r| r.eq_ignore_ascii_case(n)))
     }
 
     /// Builds the entry from all its attributes, keeping the wanted ones.
@@ -71,7 +82,11 @@ pub fn user_entry(tree: &Tree, user: &User, sel: &Selection) -> LdapSearchResult
     let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], strings(USER_CLASSES))];
     for def in USER_ATTRS.iter().filter(|d| !d.ldap.is_empty()) {
         let values = match def.storage {
-            Storage::MemberOfName => user.groups.iter().map(|g| tree.group_dn(&g.display_name).to_string()).collect(),
+            Storage::MemberOfName => user
+                .groups
+                .iter()
+                .map(|g| tree.group_dn(&g.display_name).to_string())
+                .collect(),
             _ => (def.values)(user),
         };
         attrs.push((def.ldap, values));
@@ -112,7 +127,11 @@ pub fn container_attrs(tree: &Tree, which: &super::tree::Place) -> (String, Fixe
     use super::tree::Place;
     match which {
         Place::People | Place::Groups => {
-            let (dn, ou) = if *which == Place::People { (&tree.people, "people") } else { (&tree.groups, "groups") };
+            let (dn, ou) = if *which == Place::People {
+                (&tree.people, "people")
+            } else {
+                (&tree.groups, "groups")
+            };
             (
                 dn.to_string(),
                 vec![
@@ -125,12 +144,13 @@ pub fn container_attrs(tree: &Tree, which: &super::tree::Place) -> (String, Fixe
         }
         _ => {
             let first = tree.base.0.first().and_then(|r| r.0.first());
-            let (classes, rdn): (&[&str], _) = match first.map(|a| a.attr.to_ascii_lowercase()).as_deref() {
-                Some("dc") => (&["top", "domain"], first),
-                Some("o") => (&["top", "organization"], first),
-                Some("ou") => (&["top", "organizationalUnit"], first),
-                _ => (&["top"], None),
-            };
+            let (classes, rdn): (&[&str], _) =
+                match first.map(|a| a.attr.to_ascii_lowercase()).as_deref() {
+                    Some("dc") => (&["top", "domain"], first),
+                    Some("o") => (&["top", "organization"], first),
+                    Some("ou") => (&["top", "organizationalUnit"], first),
+                    _ => (&["top"], None),
+                };
             let mut attrs: FixedAttrs = vec![(&["objectClass"], strings(classes))];
             if let Some(a) = rdn {
                 let name: &'static [&'static str] = match a.attr.to_ascii_lowercase().as_str() {
@@ -155,7 +175,10 @@ pub fn root_dse_attrs(tree: &Tree) -> FixedAttrs {
         (&["supportedLDAPVersion"], vec!["3".into()]),
         (&["supportedExtension"], vec![OID_WHOAMI.into()]),
         (&["vendorName"], vec!["Roster".into()]),
-        (&["vendorVersion"], vec![format!("Roster {}", env!("CARGO_PKG_VERSION"))]),
+        (
+            &["vendorVersion"],
+            vec![format!("Roster {}", env!("CARGO_PKG_VERSION"))],
+        ),
     ]
 }
 

@@ -19,16 +19,27 @@ pub struct FilterError(pub String);
 
 /// Counts the elements of a filter and its nesting depth.
 pub fn check(filter: &LdapFilter, max_depth: usize) -> Result<(), FilterError> {
-    fn walk(f: &LdapFilter, depth: usize, count: &mut usize, max_depth: usize) -> Result<(), FilterError> {
+    fn walk(
+        f: &LdapFilter,
+        depth: usize,
+        count: &mut usize,
+        max_depth: usize,
+    ) -> Result<(), FilterError> {
         *count += 1;
         if depth > max_depth {
-            return Err(FilterError(format!("filter nested deeper than {max_depth}")));
+            return Err(FilterError(format!(
+                "filter nested deeper than {max_depth}"
+            )));
         }
         if *count > MAX_FILTER_ELEMENTS {
-            return Err(FilterError(format!("filter has more than {MAX_FILTER_ELEMENTS} elements")));
+            return Err(FilterError(format!(
+                "filter has more than {MAX_FILTER_ELEMENTS} elements"
+            )));
         }
         match f {
-            LdapFilter::And(v) | LdapFilter::Or(v) => v.iter().try_for_each(|x| walk(x, depth + 1, count, max_depth)),
+            LdapFilter::And(v) | LdapFilter::Or(v) => v
+                .iter()
+                .try_for_each(|x| walk(x, depth + 1, count, max_depth)),
             LdapFilter::Not(x) => walk(x, depth + 1, count, max_depth),
             _ => Ok(()),
         }
@@ -75,8 +86,16 @@ impl Kind for Group {
             return None;
         }
         Some(match tree.place(dn) {
-            Ok(Place::User(name)) => Filter::Compare(by_key(GROUP_ATTRS, "members.userName")?, Op::Eq, Value::Str(name)),
-            Ok(Place::Group(name)) => Filter::Compare(by_key(GROUP_ATTRS, "members.groupName")?, Op::Eq, Value::Str(name)),
+            Ok(Place::User(name)) => Filter::Compare(
+                by_key(GROUP_ATTRS, "members.userName")?,
+                Op::Eq,
+                Value::Str(name),
+            ),
+            Ok(Place::Group(name)) => Filter::Compare(
+                by_key(GROUP_ATTRS, "members.groupName")?,
+                Op::Eq,
+                Value::Str(name),
+            ),
             _ => Filter::False,
         })
     }
@@ -133,7 +152,14 @@ fn translate<T: Kind>(tree: &Tree, f: &LdapFilter) -> Filter<T> {
                 None => Filter::False,
             }
         }
-        LdapFilter::Substring(a, LdapSubstringFilter { initial, any, final_ }) => match by_ldap(T::table(), a) {
+        LdapFilter::Substring(
+            a,
+            LdapSubstringFilter {
+                initial,
+                any,
+                final_,
+            },
+        ) => match by_ldap(T::table(), a) {
             Some(def) => Filter::Substring(
                 def,
                 Substrings {
@@ -176,7 +202,12 @@ pub fn matches_static(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> bool {
 }
 
 fn evaluate(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> Option<bool> {
-    let values = |a: &str| attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(a)).map(|(_, v)| v);
+    let values = |a: &str| {
+        attrs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(a))
+            .map(|(_, v)| v)
+    };
     // An item on an attribute the entry lacks is false if the type is known.
     let item = |a: &str, test: &dyn Fn(&Vec<String>) -> bool| match values(a) {
         Some(vals) => Some(test(vals)),
@@ -184,20 +215,30 @@ fn evaluate(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> Option<bool> {
         None => None,
     };
     match f {
-        LdapFilter::And(v) => v.iter().try_fold(Some(true), |acc, x| match (acc, evaluate(x, attrs)) {
-            (_, Some(false)) => Err(()),
-            (Some(true), r) => Ok(r),
-            (acc, _) => Ok(acc),
-        }).unwrap_or(Some(false)),
-        LdapFilter::Or(v) => v.iter().try_fold(Some(false), |acc, x| match (acc, evaluate(x, attrs)) {
-            (_, Some(true)) => Err(()),
-            (Some(false), r) => Ok(r),
-            (acc, _) => Ok(acc),
-        }).unwrap_or(Some(true)),
+        LdapFilter::And(v) => v
+            .iter()
+            .try_fold(Some(true), |acc, x| match (acc, evaluate(x, attrs)) {
+                (_, Some(false)) => Err(()),
+                (Some(true), r) => Ok(r),
+                (acc, _) => Ok(acc),
+            })
+            .unwrap_or(Some(false)),
+        LdapFilter::Or(v) => v
+            .iter()
+            .try_fold(Some(false), |acc, x| match (acc, evaluate(x, attrs)) {
+                (_, Some(true)) => Err(()),
+                (Some(false), r) => Ok(r),
+                (acc, _) => Ok(acc),
+            })
+            .unwrap_or(Some(true)),
         LdapFilter::Not(x) => evaluate(x, attrs).map(|b| !b),
         LdapFilter::Present(a) => Some(values(a).is_some()),
-        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => item(a, &|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v))),
-        LdapFilter::Substring(a, s) => item(a, &|vals| vals.iter().any(|x| substring_matches(x, s))),
+        LdapFilter::Equality(a, v) | LdapFilter::Approx(a, v) => {
+            item(a, &|vals| vals.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        }
+        LdapFilter::Substring(a, s) => {
+            item(a, &|vals| vals.iter().any(|x| substring_matches(x, s)))
+        }
         _ => None,
     }
 }
@@ -218,7 +259,9 @@ fn substring_matches(value: &str, s: &LdapSubstringFilter) -> bool {
             None => return false,
         }
     }
-    s.final_.as_ref().is_none_or(|f| rest.ends_with(f.to_lowercase().as_str()))
+    s.final_
+        .as_ref()
+        .is_none_or(|f| rest.ends_with(f.to_lowercase().as_str()))
 }
 
 #[cfg(test)]
@@ -228,13 +271,22 @@ mod tests {
 
     #[test]
     fn fixed_entries_use_three_valued_logic() {
-        let attrs = vec![("objectClass", vec!["top".to_string(), "organizationalUnit".to_string()]), ("ou", vec!["people".to_string()])];
+        let attrs = vec![
+            (
+                "objectClass",
+                vec!["top".to_string(), "organizationalUnit".to_string()],
+            ),
+            ("ou", vec!["people".to_string()]),
+        ];
         let m = |f: &str| matches_static(&parse_ldap_filter_str(f).unwrap(), &attrs);
         assert!(m("(objectClass=organizationalUnit)"));
         assert!(m("(ou=PEO*)"));
         assert!(!m("(shoeSize=1)"));
         assert!(!m("(!(shoeSize=1))"), "undefined stays undefined under not");
-        assert!(m("(!(uid=x))"), "a known attribute the entry lacks is false");
+        assert!(
+            m("(!(uid=x))"),
+            "a known attribute the entry lacks is false"
+        );
         assert!(m("(|(shoeSize=1)(ou=people))"));
         assert!(!m("(&(shoeSize=1)(ou=people))"));
     }

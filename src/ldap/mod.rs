@@ -34,7 +34,11 @@ pub struct LdapState {
 const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
 
 /// Serves LDAP on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, state: Arc<LdapState>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<LdapState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -59,7 +63,10 @@ pub async fn serve(listener: TcpListener, state: Arc<LdapState>, mut shutdown: w
 
 async fn connection(stream: TcpStream, state: Arc<LdapState>, mut stop: watch::Receiver<bool>) {
     let idle = state.config.idle_timeout;
-    let mut framed = Framed::new(stream, LdapCodec::new(Some(state.config.max_pdu_bytes), None));
+    let mut framed = Framed::new(
+        stream,
+        LdapCodec::new(Some(state.config.max_pdu_bytes), None),
+    );
     let mut session = Session::new(state);
     loop {
         let next = tokio::select! {
@@ -69,7 +76,9 @@ async fn connection(stream: TcpStream, state: Arc<LdapState>, mut stop: watch::R
         let msg = match next {
             Err(_) => {
                 tracing::debug!("closing an idle LDAP connection");
-                let _ = framed.send(notice(LdapResultCode::Unavailable, "idle timeout")).await;
+                let _ = framed
+                    .send(notice(LdapResultCode::Unavailable, "idle timeout"))
+                    .await;
                 break;
             }
             Ok(None) => break,
@@ -77,7 +86,12 @@ async fn connection(stream: TcpStream, state: Arc<LdapState>, mut stop: watch::R
                 // Malformed or oversized PDU: the message id is lost, so the
                 // connection cannot be answered in step; tell it and close.
                 tracing::info!(error = %e, "closing an LDAP connection after a malformed request");
-                let _ = framed.send(notice(LdapResultCode::ProtocolError, "malformed or oversized request")).await;
+                let _ = framed
+                    .send(notice(
+                        LdapResultCode::ProtocolError,
+                        "malformed or oversized request",
+                    ))
+                    .await;
                 break;
             }
             Ok(Some(Ok(msg))) => msg,

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp,
-    LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse,
+    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry,
+    LdapSearchScope,
 };
 
 use super::dn::Dn;
@@ -68,7 +69,11 @@ impl Session {
     pub async fn handle(&mut self, msg: LdapMsg) -> Outcome {
         let id = msg.msgid;
         if let Some(oid) = msg.ctrl.iter().find_map(|c| match c {
-            LdapControl::Unknown { oid, criticality: true, .. } => Some(oid.clone()),
+            LdapControl::Unknown {
+                oid,
+                criticality: true,
+                ..
+            } => Some(oid.clone()),
             _ => None,
         }) {
             let res = result(
@@ -78,19 +83,40 @@ impl Session {
             );
             return match msg.op {
                 LdapOp::SearchRequest(_) => reply(id, LdapOp::SearchResultDone(res)),
-                LdapOp::BindRequest(_) => reply(id, LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None })),
+                LdapOp::BindRequest(_) => reply(
+                    id,
+                    LdapOp::BindResponse(LdapBindResponse {
+                        res,
+                        saslcreds: None,
+                    }),
+                ),
                 LdapOp::UnbindRequest => Outcome::Close,
                 LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
-                _ => reply(id, LdapOp::ExtendedResponse(LdapExtendedResponse { res, name: None, value: None })),
+                _ => reply(
+                    id,
+                    LdapOp::ExtendedResponse(LdapExtendedResponse {
+                        res,
+                        name: None,
+                        value: None,
+                    }),
+                ),
             };
         }
         match msg.op {
             LdapOp::BindRequest(req) => {
                 let res = self.bind(req).await;
-                reply(id, LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None }))
+                reply(
+                    id,
+                    LdapOp::BindResponse(LdapBindResponse {
+                        res,
+                        saslcreds: None,
+                    }),
+                )
             }
             LdapOp::SearchRequest(req) => Outcome::Reply(self.search(id, &req).await),
-            LdapOp::ExtendedRequest(req) => reply(id, LdapOp::ExtendedResponse(self.extended(&req))),
+            LdapOp::ExtendedRequest(req) => {
+                reply(id, LdapOp::ExtendedResponse(self.extended(&req)))
+            }
             LdapOp::UnbindRequest => Outcome::Close,
             LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
             LdapOp::AddRequest(_) => reply(id, LdapOp::AddResponse(read_only())),
@@ -99,7 +125,11 @@ impl Session {
             LdapOp::ModifyDNRequest(_) => reply(id, LdapOp::ModifyDNResponse(read_only())),
             LdapOp::CompareRequest(_) => reply(
                 id,
-                LdapOp::CompareResult(result(LdapResultCode::UnwillingToPerform, "", "compare is not supported yet")),
+                LdapOp::CompareResult(result(
+                    LdapResultCode::UnwillingToPerform,
+                    "",
+                    "compare is not supported yet",
+                )),
             ),
             // A client sent a response: it is not speaking LDAP to us.
             _ => Outcome::Close,
@@ -109,18 +139,32 @@ impl Session {
     async fn bind(&mut self, req: LdapBindRequest) -> LdapResult {
         self.bound = None;
         if req.version != 3 {
-            return result(LdapResultCode::ProtocolError, "", "only LDAP version 3 is supported");
+            return result(
+                LdapResultCode::ProtocolError,
+                "",
+                "only LDAP version 3 is supported",
+            );
         }
         let password = match req.cred {
             LdapBindCred::Simple(p) => p,
-            _ => return result(LdapResultCode::AuthMethodNotSupported, "", "only simple bind is supported"),
+            _ => {
+                return result(
+                    LdapResultCode::AuthMethodNotSupported,
+                    "",
+                    "only simple bind is supported",
+                )
+            }
         };
         if req.dn.is_empty() && password.is_empty() {
             return result(LdapResultCode::Success, "", "");
         }
         if password.is_empty() {
             // RFC 4513 §5.1.2: an unauthenticated bind must not succeed.
-            return result(LdapResultCode::UnwillingToPerform, "", "unauthenticated bind (DN without password) is not allowed");
+            return result(
+                LdapResultCode::UnwillingToPerform,
+                "",
+                "unauthenticated bind (DN without password) is not allowed",
+            );
         }
         let directory = &self.state.directory;
         let outcome = match self.tree().user_name(&req.dn) {
@@ -134,7 +178,9 @@ impl Session {
                 });
                 result(LdapResultCode::Success, "", "")
             }
-            Err(DirectoryError::InvalidCredentials) => result(LdapResultCode::InvalidCredentials, "", ""),
+            Err(DirectoryError::InvalidCredentials) => {
+                result(LdapResultCode::InvalidCredentials, "", "")
+            }
             Err(e) => internal(e),
         }
     }
@@ -147,10 +193,18 @@ impl Session {
         };
         match req.name.as_str() {
             OID_WHOAMI => ok(Some(
-                self.bound.as_ref().map(|b| format!("dn:{}", b.dn)).unwrap_or_default().into_bytes(),
+                self.bound
+                    .as_ref()
+                    .map(|b| format!("dn:{}", b.dn))
+                    .unwrap_or_default()
+                    .into_bytes(),
             )),
             other => LdapExtendedResponse {
-                res: result(LdapResultCode::ProtocolError, "", &format!("extended operation {other} is not supported")),
+                res: result(
+                    LdapResultCode::ProtocolError,
+                    "",
+                    &format!("extended operation {other} is not supported"),
+                ),
                 name: None,
                 value: None,
             },
@@ -165,8 +219,15 @@ impl Session {
             let attrs = entries::root_dse_attrs(&tree);
             let mut out = Vec::new();
             if filter::matches_static(&req.filter, &entries::as_pairs(&attrs)) {
-                let sel = if req.attrs.is_empty() { Selection::new(&["*".into(), "+".into()], req.typesonly) } else { sel };
-                out.push(LdapMsg::new(id, LdapOp::SearchResultEntry(entries::fixed_entry(String::new(), attrs, &sel))));
+                let sel = if req.attrs.is_empty() {
+                    Selection::new(&["*".into(), "+".into()], req.typesonly)
+                } else {
+                    sel
+                };
+                out.push(LdapMsg::new(
+                    id,
+                    LdapOp::SearchResultEntry(entries::fixed_entry(String::new(), attrs, &sel)),
+                ));
             }
             out.push(done(result(LdapResultCode::Success, "", "")));
             return out;
@@ -183,16 +244,30 @@ impl Session {
         }
         let base = match Dn::parse(&req.base) {
             Ok(dn) => dn,
-            Err(e) => return vec![done(result(LdapResultCode::InvalidDNSyntax, "", &format!("invalid base DN: {e}")))],
+            Err(e) => {
+                return vec![done(result(
+                    LdapResultCode::InvalidDNSyntax,
+                    "",
+                    &format!("invalid base DN: {e}"),
+                ))]
+            }
         };
         let place = match tree.place(&base) {
             Ok(p) => p,
-            Err(matched) => return vec![done(result(LdapResultCode::NoSuchObject, &matched.to_string(), ""))],
+            Err(matched) => {
+                return vec![done(result(
+                    LdapResultCode::NoSuchObject,
+                    &matched.to_string(),
+                    "",
+                ))]
+            }
         };
         match self.collect(&tree, &place, req, &sel).await {
             Ok((found, exceeded)) => {
-                let mut entries: Vec<LdapMsg> =
-                    found.into_iter().map(|e| LdapMsg::new(id, LdapOp::SearchResultEntry(e))).collect();
+                let mut entries: Vec<LdapMsg> = found
+                    .into_iter()
+                    .map(|e| LdapMsg::new(id, LdapOp::SearchResultEntry(e)))
+                    .collect();
                 entries.push(done(if exceeded {
                     result(LdapResultCode::SizeLimitExceeded, "", "")
                 } else {
@@ -212,47 +287,55 @@ impl Session {
         req: &LdapSearchRequest,
         sel: &Selection,
     ) -> Result<(Vec<LdapSearchResultEntry>, bool), LdapResult> {
-        use LdapSearchScope::*;
-        let name_is = |key: &str, table_user: bool, name: &str| -> Option<(Option<Filter<User>>, Option<Filter<Group>>)> {
-            Some(if table_user {
-                (Some(Filter::Compare(by_key(USER_ATTRS, key)?, Op::Eq, Value::Str(name.into()))), None)
-            } else {
-                (None, Some(Filter::Compare(by_key(GROUP_ATTRS, key)?, Op::Eq, Value::Str(name.into()))))
-            })
-        };
-        let all = || (Some(Filter::True), Some(Filter::True));
-        let (fixed, (users, groups)): (Vec<Place>, (Option<Filter<User>>, Option<Filter<Group>>)) =
-            match (place, &req.scope) {
-                (Place::Base, Base) => (vec![Place::Base], (None, None)),
-                (Place::Base, OneLevel) => (vec![Place::People, Place::Groups], (None, None)),
-                (Place::Base, Subtree) => (vec![Place::Base, Place::People, Place::Groups], all()),
-                (Place::Base, Children) => (vec![Place::People, Place::Groups], all()),
-                (Place::People, Base) => (vec![Place::People], (None, None)),
-                (Place::People, OneLevel | Children) => (vec![], (Some(Filter::True), None)),
-                (Place::People, Subtree) => (vec![Place::People], (Some(Filter::True), None)),
-                (Place::Groups, Base) => (vec![Place::Groups], (None, None)),
-                (Place::Groups, OneLevel | Children) => (vec![], (None, Some(Filter::True))),
-                (Place::Groups, Subtree) => (vec![Place::Groups], (None, Some(Filter::True))),
-                (Place::User(n), Base | Subtree) => (vec![], name_is("userName", true, n).unwrap_or_default()),
-                (Place::Group(n), Base | Subtree) => (vec![], name_is("displayName", false, n).unwrap_or_default()),
-                (Place::User(_) | Place::Group(_), OneLevel | Children) => (vec![], (None, None)),
-            };
+        let Plan {
+            fixed,
+            users,
+            groups,
+        } = Plan::new(place, &req.scope);
         let directory = &self.state.directory;
         // A search based on an entry that does not exist is noSuchObject.
         match place {
-            Place::User(n) if directory.get_user_by_name(n).await.map_err(internal)?.is_none() => {
-                return Err(result(LdapResultCode::NoSuchObject, &tree.people.to_string(), ""));
+            Place::User(n)
+                if directory
+                    .get_user_by_name(n)
+                    .await
+                    .map_err(internal)?
+                    .is_none() =>
+            {
+                return Err(result(
+                    LdapResultCode::NoSuchObject,
+                    &tree.people.to_string(),
+                    "",
+                ));
             }
             Place::Group(n) => {
-                let probe = Filter::Compare(by_key(GROUP_ATTRS, "displayName").expect("displayName"), Op::Eq, Value::Str(n.clone()));
-                if directory.find_groups(&Query::new(probe, 0, 0), false).await.map_err(internal)?.total == 0 {
-                    return Err(result(LdapResultCode::NoSuchObject, &tree.groups.to_string(), ""));
+                let probe = Filter::Compare(
+                    by_key(GROUP_ATTRS, "displayName").expect("displayName"),
+                    Op::Eq,
+                    Value::Str(n.clone()),
+                );
+                if directory
+                    .find_groups(&Query::new(probe, 0, 0), false)
+                    .await
+                    .map_err(internal)?
+                    .total
+                    == 0
+                {
+                    return Err(result(
+                        LdapResultCode::NoSuchObject,
+                        &tree.groups.to_string(),
+                        "",
+                    ));
                 }
             }
             _ => {}
         }
         let max = self.state.config.max_search_results;
-        let limit = if req.sizelimit > 0 { (req.sizelimit as usize).min(max) } else { max };
+        let limit = if req.sizelimit > 0 {
+            (req.sizelimit as usize).min(max)
+        } else {
+            max
+        };
         let mut out = Vec::new();
         let mut exceeded = false;
         for p in fixed {
@@ -264,22 +347,84 @@ impl Session {
         if let Some(scope) = users {
             let f = scope.and(filter::for_users(tree, &req.filter));
             let room = limit.saturating_sub(out.len());
-            let page = directory.find_users(&Query::new(f, 0, room + 1)).await.map_err(internal)?;
+            let page = directory
+                .find_users(&Query::new(f, 0, room + 1))
+                .await
+                .map_err(internal)?;
             exceeded |= page.items.len() > room;
-            out.extend(page.items.iter().take(room).map(|u| entries::user_entry(tree, u, sel)));
+            out.extend(
+                page.items
+                    .iter()
+                    .take(room)
+                    .map(|u| entries::user_entry(tree, u, sel)),
+            );
         }
         if let Some(scope) = groups {
             let f = scope.and(filter::for_groups(tree, &req.filter));
             let room = limit.saturating_sub(out.len());
-            let page = directory.find_groups(&Query::new(f, 0, room + 1), true).await.map_err(internal)?;
+            let page = directory
+                .find_groups(&Query::new(f, 0, room + 1), true)
+                .await
+                .map_err(internal)?;
             exceeded |= page.items.len() > room;
-            out.extend(page.items.iter().take(room).map(|g| entries::group_entry(tree, g, sel)));
+            out.extend(
+                page.items
+                    .iter()
+                    .take(room)
+                    .map(|g| entries::group_entry(tree, g, sel)),
+            );
         }
         if out.len() > limit {
             out.truncate(limit);
             exceeded = true;
         }
         Ok((out, exceeded))
+    }
+}
+
+/// Which entries a search visits: fixed entries, and users and groups
+/// (each restricted by a filter) or none of them.
+struct Plan {
+    fixed: Vec<Place>,
+    users: Option<Filter<User>>,
+    groups: Option<Filter<Group>>,
+}
+
+impl Plan {
+    fn new(place: &Place, scope: &LdapSearchScope) -> Plan {
+        use LdapSearchScope::*;
+        let plan = |fixed: Vec<Place>, users: bool, groups: bool| Plan {
+            fixed,
+            users: users.then_some(Filter::True),
+            groups: groups.then_some(Filter::True),
+        };
+        match (place, scope) {
+            (Place::Base, Base) => plan(vec![Place::Base], false, false),
+            (Place::Base, OneLevel) => plan(vec![Place::People, Place::Groups], false, false),
+            (Place::Base, Subtree) => {
+                plan(vec![Place::Base, Place::People, Place::Groups], true, true)
+            }
+            (Place::Base, Children) => plan(vec![Place::People, Place::Groups], true, true),
+            (Place::People, Base) => plan(vec![Place::People], false, false),
+            (Place::People, OneLevel | Children) => plan(vec![], true, false),
+            (Place::People, Subtree) => plan(vec![Place::People], true, false),
+            (Place::Groups, Base) => plan(vec![Place::Groups], false, false),
+            (Place::Groups, OneLevel | Children) => plan(vec![], false, true),
+            (Place::Groups, Subtree) => plan(vec![Place::Groups], false, true),
+            (Place::User(name), Base | Subtree) => Plan {
+                fixed: vec![],
+                users: by_key(USER_ATTRS, "userName")
+                    .map(|d| Filter::Compare(d, Op::Eq, Value::Str(name.clone()))),
+                groups: None,
+            },
+            (Place::Group(name), Base | Subtree) => Plan {
+                fixed: vec![],
+                users: None,
+                groups: by_key(GROUP_ATTRS, "displayName")
+                    .map(|d| Filter::Compare(d, Op::Eq, Value::Str(name.clone()))),
+            },
+            (Place::User(_) | Place::Group(_), OneLevel | Children) => plan(vec![], false, false),
+        }
     }
 }
 

@@ -47,11 +47,16 @@ impl Tree {
         };
         let single = |i: usize, attr: &str| -> Option<String> {
             match rel.get(i) {
-                Some(rdn) if rdn.0.len() == 1 && rdn.0[0].attr.eq_ignore_ascii_case(attr) => Some(rdn.0[0].value.clone()),
+                Some(rdn) if rdn.0.len() == 1 && rdn.0[0].attr.eq_ignore_ascii_case(attr) => {
+                    Some(rdn.0[0].value.clone())
+                }
                 _ => None,
             }
         };
-        let container = rel.last().and_then(|_| single(rel.len() - 1, "ou")).map(|v| v.to_lowercase());
+        let container = rel
+            .last()
+            .and_then(|_| single(rel.len() - 1, "ou"))
+            .map(|v| v.to_lowercase());
         match (rel.len(), container.as_deref()) {
             (0, _) => Ok(Place::Base),
             (1, Some("people")) => Ok(Place::People),
@@ -83,11 +88,23 @@ mod tests {
         let p = |s: &str| tree.place(&Dn::parse(s).unwrap());
         assert_eq!(p("dc=example,dc=com"), Ok(Place::Base));
         assert_eq!(p("ou=People,dc=example,dc=com"), Ok(Place::People));
-        assert_eq!(p("uid=alice,ou=people,dc=example,dc=com"), Ok(Place::User("alice".into())));
-        assert_eq!(p(r"cn=Doe\, John,ou=groups,dc=example,dc=com"), Ok(Place::Group("Doe, John".into())));
-        assert_eq!(p("cn=x,ou=people,dc=example,dc=com"), Err(tree.people.clone()));
+        assert_eq!(
+            p("uid=alice,ou=people,dc=example,dc=com"),
+            Ok(Place::User("alice".into()))
+        );
+        assert_eq!(
+            p(r"cn=Doe\, John,ou=groups,dc=example,dc=com"),
+            Ok(Place::Group("Doe, John".into()))
+        );
+        assert_eq!(
+            p("cn=x,ou=people,dc=example,dc=com"),
+            Err(tree.people.clone())
+        );
         assert_eq!(p("ou=other,dc=example,dc=com"), Err(tree.base.clone()));
         assert_eq!(p("dc=other"), Err(Dn::default()));
-        assert_eq!(tree.user_dn("a,b").to_string(), r"uid=a\,b,ou=people,dc=example,dc=com");
+        assert_eq!(
+            tree.user_dn("a,b").to_string(),
+            r"uid=a\,b,ou=people,dc=example,dc=com"
+        );
     }
 }

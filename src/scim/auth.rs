@@ -12,7 +12,11 @@ use crate::http::ClientAddr;
 
 /// Lets a request through only with a valid `Authorization: Bearer` token,
 /// and records the token's name as the request's [`Actor`].
-pub async fn require_token(State(state): State<ScimState>, mut request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<ScimState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -25,7 +29,10 @@ pub async fn require_token(State(state): State<ScimState>, mut request: Request,
     };
     match state.directory.verify_token(&presented).await {
         Ok(Some(token)) => {
-            let client = request.extensions().get::<ClientAddr>().map(|c| c.0.ip().to_string());
+            let client = request
+                .extensions()
+                .get::<ClientAddr>()
+                .map(|c| c.0.ip().to_string());
             let actor = Actor::new(format!("token:{}", token.name), Protocol::Scim, client);
             request.extensions_mut().insert(actor);
             next.run(request).await

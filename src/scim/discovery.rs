@@ -16,7 +16,10 @@ fn load(cell: &'static OnceLock<Value>, text: &'static str) -> &'static Value {
 
 fn service_provider() -> &'static Value {
     static CELL: OnceLock<Value> = OnceLock::new();
-    load(&CELL, include_str!("../../schemas/ServiceProviderConfig.json"))
+    load(
+        &CELL,
+        include_str!("../../schemas/ServiceProviderConfig.json"),
+    )
 }
 
 fn all_resource_types() -> &'static Value {
@@ -39,7 +42,10 @@ fn located(mut doc: Value, base: &str) -> Value {
     doc
 }
 
-pub async fn service_provider_config(State(state): State<ScimState>, headers: HeaderMap) -> Response {
+pub async fn service_provider_config(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+) -> Response {
     let mut doc = located(service_provider().clone(), &base_url(&headers));
     doc["filter"]["maxResults"] = state.max_results.into();
     respond(StatusCode::OK, doc, None)
@@ -57,9 +63,16 @@ fn listing(all: &Value, headers: &HeaderMap) -> Response {
 fn one(all: &Value, id: &str, headers: &HeaderMap, what: &str) -> ScimResult<Response> {
     let doc = all
         .as_array()
-        .and_then(|a| a.iter().find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id))))
+        .and_then(|a| {
+            a.iter()
+                .find(|d| d["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        })
         .ok_or_else(|| ScimError::not_found(format!("{what} {id} not found")))?;
-    Ok(respond(StatusCode::OK, located(doc.clone(), &base_url(headers)), None))
+    Ok(respond(
+        StatusCode::OK,
+        located(doc.clone(), &base_url(headers)),
+        None,
+    ))
 }
 
 pub async fn resource_types(headers: HeaderMap) -> Response {

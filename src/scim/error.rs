@@ -19,7 +19,11 @@ pub struct ScimError {
 }
 
 impl ScimError {
-    pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> ScimError {
+    pub fn new(
+        status: StatusCode,
+        scim_type: Option<&'static str>,
+        detail: impl Into<String>,
+    ) -> ScimError {
         ScimError {
             status,
             scim_type,
@@ -68,7 +72,11 @@ impl From<DirectoryError> for ScimError {
             DirectoryError::InvalidCredentials => ScimError::unauthorized(),
             DirectoryError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal server error")
+                ScimError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal server error",
+                )
             }
         }
     }
@@ -88,7 +96,10 @@ impl IntoResponse for ScimError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"roster\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"roster\""),
+            );
         }
         response
     }

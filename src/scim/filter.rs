@@ -66,7 +66,12 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
             }
             _ => {
                 let start = i;
-                while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'[' | b']' | b'"') {
+                while i < bytes.len()
+                    && !matches!(
+                        bytes[i],
+                        b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'[' | b']' | b'"'
+                    )
+                {
                     i += 1;
                 }
                 tokens.push(Token::Word(input[start..i].to_string()));
@@ -85,9 +90,15 @@ struct Parser<'a, T: 'static> {
 
 /// Parses `input` into a filter over the attributes in `table`; `core_urn`
 /// is the resource's core schema, which may prefix attribute paths.
-pub fn parse<T>(input: &str, table: &'static [AttrDef<T>], core_urn: &str) -> Result<Filter<T>, ScimError> {
+pub fn parse<T>(
+    input: &str,
+    table: &'static [AttrDef<T>],
+    core_urn: &str,
+) -> Result<Filter<T>, ScimError> {
     if input.len() > MAX_FILTER_BYTES {
-        return Err(invalid(format!("filter longer than {MAX_FILTER_BYTES} bytes")));
+        return Err(invalid(format!(
+            "filter longer than {MAX_FILTER_BYTES} bytes"
+        )));
     }
     let mut parser = Parser {
         tokens: tokenize(input)?,
@@ -126,7 +137,11 @@ impl<T> Parser<'_, T> {
             self.pos += 1;
             parts.push(self.and(depth)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::Or(parts)
+        })
     }
 
     fn and(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
@@ -135,12 +150,18 @@ impl<T> Parser<'_, T> {
             self.pos += 1;
             parts.push(self.unary(depth)?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::And(parts)
+        })
     }
 
     fn unary(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
         if depth >= MAX_FILTER_DEPTH {
-            return Err(invalid(format!("filter nested deeper than {MAX_FILTER_DEPTH}")));
+            return Err(invalid(format!(
+                "filter nested deeper than {MAX_FILTER_DEPTH}"
+            )));
         }
         if self.peek_word("not") && self.tokens.get(self.pos + 1) == Some(&Token::Open) {
             self.pos += 1;
@@ -185,7 +206,9 @@ impl<T> Parser<'_, T> {
             _ => return Err(invalid("expected an attribute name")),
         };
         if self.peek() == Some(&Token::OpenBracket) {
-            return Err(invalid("value filters such as emails[type eq \"work\"] are not supported yet"));
+            return Err(invalid(
+                "value filters such as emails[type eq \"work\"] are not supported yet",
+            ));
         }
         let def = self.attribute(&path)?;
         let op = match self.next() {
@@ -217,7 +240,11 @@ impl<T> Parser<'_, T> {
             None => return Err(invalid("null can only be compared with eq or ne")),
             Some(v) => Filter::Compare(def, op, v),
         };
-        Ok(if negate { Filter::Not(Box::new(filter)) } else { filter })
+        Ok(if negate {
+            Filter::Not(Box::new(filter))
+        } else {
+            filter
+        })
     }
 }
 
@@ -237,12 +264,15 @@ fn value_for<T>(def: &AttrDef<T>, literal: Token) -> Result<Option<Value>, ScimE
             "false" => Value::Bool(false),
             _ => return Err(invalid(format!("{} takes true or false", def.key))),
         },
-        Syntax::Time => Value::Time(
-            Timestamp::parse_rfc3339(&text)
-                .ok_or_else(|| invalid(format!("{} takes a date-time such as 2026-01-31T12:00:00Z", def.key)))?,
-        ),
+        Syntax::Time => Value::Time(Timestamp::parse_rfc3339(&text).ok_or_else(|| {
+            invalid(format!(
+                "{} takes a date-time such as 2026-01-31T12:00:00Z",
+                def.key
+            ))
+        })?),
         _ => {
-            if !quoted && !matches!(text.as_str(), "true" | "false") && text.parse::<f64>().is_err() {
+            if !quoted && !matches!(text.as_str(), "true" | "false") && text.parse::<f64>().is_err()
+            {
                 return Err(invalid(format!("string values must be quoted: {text}")));
             }
             Value::Str(text)
@@ -265,14 +295,32 @@ mod tests {
 
     #[test]
     fn parses_the_grammar() {
-        assert!(matches!(p(r#"userName eq "bjensen""#).unwrap(), Filter::Compare(d, Op::Eq, _) if d.key == "userName"));
-        assert!(matches!(p(r#"USERNAME EQ "x""#).unwrap(), Filter::Compare(..)));
-        assert!(matches!(p(&format!(r#"{URN}:userName eq "x""#)).unwrap(), Filter::Compare(..)));
-        assert!(matches!(p(r#"emails eq "a@b.c""#).unwrap(), Filter::Compare(d, ..) if d.key == "emails.value"));
-        assert!(matches!(p(r#"title pr and not (userName sw "a" or userName ew "b")"#).unwrap(), Filter::And(v) if v.len() == 2));
+        assert!(
+            matches!(p(r#"userName eq "bjensen""#).unwrap(), Filter::Compare(d, Op::Eq, _) if d.key == "userName")
+        );
+        assert!(matches!(
+            p(r#"USERNAME EQ "x""#).unwrap(),
+            Filter::Compare(..)
+        ));
+        assert!(matches!(
+            p(&format!(r#"{URN}:userName eq "x""#)).unwrap(),
+            Filter::Compare(..)
+        ));
+        assert!(
+            matches!(p(r#"emails eq "a@b.c""#).unwrap(), Filter::Compare(d, ..) if d.key == "emails.value")
+        );
+        assert!(
+            matches!(p(r#"title pr and not (userName sw "a" or userName ew "b")"#).unwrap(), Filter::And(v) if v.len() == 2)
+        );
         assert!(matches!(p(r#"userName ne "x""#).unwrap(), Filter::Not(_)));
-        assert!(matches!(p(r#"meta.lastModified gt "2026-01-01T00:00:00Z""#).unwrap(), Filter::Compare(_, Op::Gt, Value::Time(_))));
-        assert!(matches!(p("active eq true").unwrap(), Filter::Compare(_, _, Value::Bool(true))));
+        assert!(matches!(
+            p(r#"meta.lastModified gt "2026-01-01T00:00:00Z""#).unwrap(),
+            Filter::Compare(_, Op::Gt, Value::Time(_))
+        ));
+        assert!(matches!(
+            p("active eq true").unwrap(),
+            Filter::Compare(_, _, Value::Bool(true))
+        ));
     }
 
     #[test]
@@ -297,7 +345,11 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let deep = format!("{}userName eq \"x\"{}", "(".repeat(5000), ")".repeat(5000));
         assert_eq!(p(&deep).unwrap_err().scim_type, Some("invalidFilter"));
-        let nots = format!("{}userName eq \"x\"{}", "not (".repeat(1000), ")".repeat(1000));
+        let nots = format!(
+            "{}userName eq \"x\"{}",
+            "not (".repeat(1000),
+            ")".repeat(1000)
+        );
         assert_eq!(p(&nots).unwrap_err().scim_type, Some("invalidFilter"));
     }
 }

@@ -12,14 +12,20 @@ use uuid::Uuid;
 use super::error::{ScimError, ScimResult};
 use super::patch::{OpKind, Operation};
 use super::resources::{canonical, group_from_json, group_to_json, member_ids, GROUP_URN};
-use super::{base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond, ListParams, Projection, ScimState};
+use super::{
+    base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond,
+    ListParams, Projection, ScimState,
+};
 use crate::directory::attributes::GROUP_ATTRS;
 use crate::directory::{Actor, Filter, GroupAttrs, Query as DirQuery};
 
 /// Whether a projection leaves `members` out, so they need not be loaded.
 fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
     let mentions = |list: Option<&str>| {
-        list.is_some_and(|l| l.split(',').any(|a| a.trim().eq_ignore_ascii_case("members")))
+        list.is_some_and(|l| {
+            l.split(',')
+                .any(|a| a.trim().eq_ignore_ascii_case("members"))
+        })
     };
     match attributes.filter(|a| !a.trim().is_empty()) {
         Some(_) => mentions(attributes),
@@ -35,9 +41,16 @@ pub async fn create(
 ) -> ScimResult<Response> {
     let input = group_from_json(read_json(body)?)?;
     let members = input.members.unwrap_or_default();
-    let group = state.directory.create_group(&actor, input.attrs, &members).await?;
+    let group = state
+        .directory
+        .create_group(&actor, input.attrs, &members)
+        .await?;
     let base = base_url(&headers);
-    let mut response = respond(StatusCode::CREATED, group_to_json(&group, &base, true), Some(&group.meta));
+    let mut response = respond(
+        StatusCode::CREATED,
+        group_to_json(&group, &base, true),
+        Some(&group.meta),
+    );
     if let Ok(location) = HeaderValue::from_str(&format!("{base}/Groups/{}", group.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -53,7 +66,12 @@ pub async fn get(
     let p = params(query)?;
     let group = state.directory.get_group(parse_id(&id, "group")?).await?;
     let mut body = group_to_json(&group, &base_url(&headers), true);
-    resources::project(&mut body, p.attributes.as_deref(), p.excluded_attributes.as_deref(), GROUP_URN);
+    resources::project(
+        &mut body,
+        p.attributes.as_deref(),
+        p.excluded_attributes.as_deref(),
+        GROUP_URN,
+    );
     Ok(respond(StatusCode::OK, body, Some(&group.meta)))
 }
 
@@ -79,11 +97,20 @@ pub async fn list(
         .iter()
         .map(|g| {
             let mut body = group_to_json(g, &base, with_members);
-            resources::project(&mut body, p.attributes.as_deref(), p.excluded_attributes.as_deref(), GROUP_URN);
+            resources::project(
+                &mut body,
+                p.attributes.as_deref(),
+                p.excluded_attributes.as_deref(),
+                GROUP_URN,
+            );
             body
         })
         .collect();
-    Ok(respond(StatusCode::OK, list_response(page.total, offset, items), None))
+    Ok(respond(
+        StatusCode::OK,
+        list_response(page.total, offset, items),
+        None,
+    ))
 }
 
 pub async fn replace(
@@ -102,7 +129,11 @@ pub async fn replace(
         .directory
         .replace_group(&actor, id, input.attrs, Some(&members), expected)
         .await?;
-    Ok(respond(StatusCode::OK, group_to_json(&group, &base_url(&headers), true), Some(&group.meta)))
+    Ok(respond(
+        StatusCode::OK,
+        group_to_json(&group, &base_url(&headers), true),
+        Some(&group.meta),
+    ))
 }
 
 /// What a group PATCH amounts to.
@@ -124,18 +155,26 @@ fn string_value(v: &Value, attr: &str) -> ScimResult<String> {
 
 /// The member id in a path like `members[value eq "…"]`.
 fn member_in_path(path: &str) -> ScimResult<Option<Uuid>> {
-    let Some(open) = path.find('[') else { return Ok(None) };
+    let Some(open) = path.find('[') else {
+        return Ok(None);
+    };
     let inner = path[open + 1..].trim_end_matches(']');
     let parts: Vec<&str> = inner.splitn(3, ' ').collect();
     match parts.as_slice() {
-        [attr, op, value] if attr.eq_ignore_ascii_case("value") && op.eq_ignore_ascii_case("eq") => {
-            let id: String = serde_json::from_str(value.trim())
-                .map_err(|_| ScimError::bad_request("invalidPath", format!("invalid filter in {path:?}")))?;
+        [attr, op, value]
+            if attr.eq_ignore_ascii_case("value") && op.eq_ignore_ascii_case("eq") =>
+        {
+            let id: String = serde_json::from_str(value.trim()).map_err(|_| {
+                ScimError::bad_request("invalidPath", format!("invalid filter in {path:?}"))
+            })?;
             Uuid::parse_str(&id)
                 .map(Some)
                 .map_err(|_| ScimError::bad_request("noTarget", format!("no member has id {id}")))
         }
-        _ => Err(ScimError::bad_request("invalidPath", format!("unsupported member filter in {path:?}"))),
+        _ => Err(ScimError::bad_request(
+            "invalidPath",
+            format!("unsupported member filter in {path:?}"),
+        )),
     }
 }
 
@@ -144,8 +183,15 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
     for op in ops {
         let entries: Vec<(String, Option<Value>)> = match (&op.path, &op.value) {
             (Some(path), value) => vec![(path.clone(), value.clone())],
-            (None, Some(Value::Object(map))) => map.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
-            (None, _) => return Err(ScimError::invalid_value("an operation without a path needs an object value")),
+            (None, Some(Value::Object(map))) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+            (None, _) => {
+                return Err(ScimError::invalid_value(
+                    "an operation without a path needs an object value",
+                ))
+            }
         };
         for (path, value) in entries {
             let attr = path.split(['[', '.']).next().unwrap_or_default();
@@ -155,7 +201,12 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
                     if let Some(id) = member_in_path(&path)? {
                         match kind {
                             OpKind::Remove => change.remove.push(id),
-                            _ => return Err(ScimError::bad_request("invalidPath", "members[...] can only be removed")),
+                            _ => {
+                                return Err(ScimError::bad_request(
+                                    "invalidPath",
+                                    "members[...] can only be removed",
+                                ))
+                            }
                         }
                         continue;
                     }
@@ -174,18 +225,30 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
                     }
                 }
                 (Some("displayName"), OpKind::Remove) => {
-                    return Err(ScimError::bad_request("mutability", "displayName is required and cannot be removed"))
+                    return Err(ScimError::bad_request(
+                        "mutability",
+                        "displayName is required and cannot be removed",
+                    ))
                 }
                 (Some("displayName"), _) => {
-                    change.display_name = Some(string_value(&value.unwrap_or_default(), "displayName")?)
+                    change.display_name =
+                        Some(string_value(&value.unwrap_or_default(), "displayName")?)
                 }
                 (Some("externalId"), OpKind::Remove) => change.external_id = Some(None),
                 (Some("externalId"), _) => {
-                    change.external_id = Some(Some(string_value(&value.unwrap_or_default(), "externalId")?))
+                    change.external_id = Some(Some(string_value(
+                        &value.unwrap_or_default(),
+                        "externalId",
+                    )?))
                 }
                 // Okta's rename sends the id along; it cannot change.
                 (Some("id"), _) | (Some("schemas"), _) | (Some("meta"), _) => {}
-                _ => return Err(ScimError::bad_request("invalidPath", format!("{path:?} is not a group attribute"))),
+                _ => {
+                    return Err(ScimError::bad_request(
+                        "invalidPath",
+                        format!("{path:?} is not a group attribute"),
+                    ))
+                }
             }
         }
     }
@@ -206,29 +269,52 @@ pub async fn patch(
     let attrs_change = change.display_name.is_some() || change.external_id.is_some();
     if !attrs_change && change.members.is_none() && expected.is_none() {
         // Only members named: add and remove them, nothing else.
-        dir.modify_group_members(&actor, id, &change.add, &change.remove).await?;
+        dir.modify_group_members(&actor, id, &change.add, &change.remove)
+            .await?;
     } else {
         let current = dir.get_group(id).await?;
         let attrs = GroupAttrs {
-            display_name: change.display_name.unwrap_or(current.attrs.display_name.clone()),
-            external_id: change.external_id.unwrap_or(current.attrs.external_id.clone()),
+            display_name: change
+                .display_name
+                .unwrap_or(current.attrs.display_name.clone()),
+            external_id: change
+                .external_id
+                .unwrap_or(current.attrs.external_id.clone()),
             extensions: current.attrs.extensions.clone(),
         };
-        let touched = change.members.is_some() || !change.add.is_empty() || !change.remove.is_empty();
+        let touched =
+            change.members.is_some() || !change.add.is_empty() || !change.remove.is_empty();
         let members: Option<Vec<Uuid>> = touched.then(|| {
             let mut all = change
                 .members
                 .clone()
                 .unwrap_or_else(|| current.members.iter().map(|m| m.id).collect());
             all.retain(|m| !change.remove.contains(m));
-            all.extend(change.add.iter().filter(|a| !all.contains(a)).copied().collect::<Vec<_>>());
+            all.extend(
+                change
+                    .add
+                    .iter()
+                    .filter(|a| !all.contains(a))
+                    .copied()
+                    .collect::<Vec<_>>(),
+            );
             all
         });
-        dir.replace_group(&actor, id, attrs, members.as_deref(), Some(expected.unwrap_or(current.meta.version)))
-            .await?;
+        dir.replace_group(
+            &actor,
+            id,
+            attrs,
+            members.as_deref(),
+            Some(expected.unwrap_or(current.meta.version)),
+        )
+        .await?;
     }
     let group = dir.get_group(id).await?;
-    Ok(respond(StatusCode::OK, group_to_json(&group, &base_url(&headers), true), Some(&group.meta)))
+    Ok(respond(
+        StatusCode::OK,
+        group_to_json(&group, &base_url(&headers), true),
+        Some(&group.meta),
+    ))
 }
 
 pub async fn delete(
@@ -236,6 +322,9 @@ pub async fn delete(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ScimResult<StatusCode> {
-    state.directory.delete_group(&actor, parse_id(&id, "group")?).await?;
+    state
+        .directory
+        .delete_group(&actor, parse_id(&id, "group")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

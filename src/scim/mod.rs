@@ -40,16 +40,28 @@ pub fn router(state: ScimState) -> Router {
         .route("/Users", get(users::list).post(users::create))
         .route(
             "/Users/{id}",
-            get(users::get).put(users::replace).patch(users::patch).delete(users::delete),
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
         )
         .route("/Groups", get(groups::list).post(groups::create))
         .route(
             "/Groups/{id}",
-            get(groups::get).put(groups::replace).patch(groups::patch).delete(groups::delete),
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     let open = Router::new()
-        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
@@ -70,7 +82,11 @@ async fn not_found() -> ScimError {
 }
 
 async fn method_not_allowed() -> ScimError {
-    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "method not allowed on this endpoint")
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "method not allowed on this endpoint",
+    )
 }
 
 /// The SCIM base URL as the client addressed it, for `location` and `$ref`.
@@ -78,7 +94,11 @@ fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
         .unwrap_or("localhost");
     format!("http://{host}{BASE_PATH}")
 }
@@ -100,13 +120,18 @@ fn respond(status: StatusCode, body: Value, meta: Option<&Meta>) -> Response {
 fn read_json(body: Result<Bytes, BytesRejection>) -> ScimResult<Value> {
     let bytes = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, None, "the request body is too large")
+            ScimError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                "the request body is too large",
+            )
         } else {
             ScimError::bad_request("invalidSyntax", rejection.body_text())
         }
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}"))
+    })
 }
 
 /// A resource id from the path; anything that is not an id is simply unknown.
@@ -127,7 +152,13 @@ fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| ScimError::new(StatusCode::PRECONDITION_FAILED, None, "If-Match does not name a version of this resource"))
+        .map_err(|_| {
+            ScimError::new(
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                "If-Match does not name a version of this resource",
+            )
+        })
 }
 
 /// Query parameters of a list request (RFC 7644 §3.4.2).
@@ -150,8 +181,9 @@ struct Projection {
 }
 
 fn params<T: Default>(q: Result<axum::extract::Query<T>, QueryRejection>) -> ScimResult<T> {
-    q.map(|axum::extract::Query(p)| p)
-        .map_err(|e| ScimError::invalid_value(format!("invalid query parameters: {}", e.body_text())))
+    q.map(|axum::extract::Query(p)| p).map_err(|e| {
+        ScimError::invalid_value(format!("invalid query parameters: {}", e.body_text()))
+    })
 }
 
 impl ListParams {

@@ -31,31 +31,53 @@ fn invalid_path(detail: impl Into<String>) -> ScimError {
 pub fn parse(body: Value) -> ScimResult<Vec<Operation>> {
     let ops = match body {
         Value::Object(mut map) => {
-            let key = map.keys().find(|k| k.eq_ignore_ascii_case("Operations")).cloned();
+            let key = map
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("Operations"))
+                .cloned();
             key.and_then(|k| map.remove(&k))
         }
         _ => None,
     };
     let Some(Value::Array(ops)) = ops else {
-        return Err(ScimError::bad_request("invalidSyntax", "a PatchOp needs an \"Operations\" array"));
+        return Err(ScimError::bad_request(
+            "invalidSyntax",
+            "a PatchOp needs an \"Operations\" array",
+        ));
     };
     if ops.is_empty() {
-        return Err(ScimError::bad_request("invalidSyntax", "\"Operations\" is empty"));
+        return Err(ScimError::bad_request(
+            "invalidSyntax",
+            "\"Operations\" is empty",
+        ));
     }
     ops.into_iter()
         .map(|op| {
             let Value::Object(mut op) = op else {
-                return Err(ScimError::bad_request("invalidSyntax", "each operation must be an object"));
+                return Err(ScimError::bad_request(
+                    "invalidSyntax",
+                    "each operation must be an object",
+                ));
             };
             let mut field = |name: &str| {
                 let key = op.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned();
                 key.and_then(|k| op.remove(&k))
             };
-            let kind = match field("op").as_ref().and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+            let kind = match field("op")
+                .as_ref()
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 Some("add") => OpKind::Add,
                 Some("replace") => OpKind::Replace,
                 Some("remove") => OpKind::Remove,
-                _ => return Err(ScimError::bad_request("invalidSyntax", "op must be add, replace or remove")),
+                _ => {
+                    return Err(ScimError::bad_request(
+                        "invalidSyntax",
+                        "op must be add, replace or remove",
+                    ))
+                }
             };
             let path = match field("path") {
                 None | Some(Value::Null) => None,
@@ -68,12 +90,19 @@ pub fn parse(body: Value) -> ScimResult<Vec<Operation>> {
                 canonicalize(v);
             }
             if kind != OpKind::Remove && value.is_none() {
-                return Err(ScimError::bad_request("invalidSyntax", "add and replace need a value"));
+                return Err(ScimError::bad_request(
+                    "invalidSyntax",
+                    "add and replace need a value",
+                ));
             }
             if kind == OpKind::Remove && path.is_none() {
                 return Err(ScimError::bad_request("noTarget", "remove needs a path"));
             }
-            Ok(Operation { op: kind, path, value })
+            Ok(Operation {
+                op: kind,
+                path,
+                value,
+            })
         })
         .collect()
 }
@@ -89,13 +118,17 @@ struct Path {
 }
 
 fn canon(name: &str) -> String {
-    canonical(name).map(str::to_string).unwrap_or_else(|| name.to_string())
+    canonical(name)
+        .map(str::to_string)
+        .unwrap_or_else(|| name.to_string())
 }
 
 fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     let mut rest = text.trim();
     let mut extension = None;
-    if rest.len() > ENTERPRISE_URN.len() && rest[..ENTERPRISE_URN.len()].eq_ignore_ascii_case(ENTERPRISE_URN) {
+    if rest.len() > ENTERPRISE_URN.len()
+        && rest[..ENTERPRISE_URN.len()].eq_ignore_ascii_case(ENTERPRISE_URN)
+    {
         extension = Some(ENTERPRISE_URN);
         rest = rest[ENTERPRISE_URN.len()..].trim_start_matches(':');
     } else if rest.len() > core_urn.len() && rest[..core_urn.len()].eq_ignore_ascii_case(core_urn) {
@@ -105,17 +138,22 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     }
     let (head, filter, tail) = match rest.find('[') {
         Some(open) => {
-            let close = rest.find(']').ok_or_else(|| invalid_path(format!("unclosed '[' in {text:?}")))?;
+            let close = rest
+                .find(']')
+                .ok_or_else(|| invalid_path(format!("unclosed '[' in {text:?}")))?;
             if close < open {
                 return Err(invalid_path(format!("invalid path {text:?}")));
             }
             let inner = &rest[open + 1..close];
             let parts: Vec<&str> = inner.splitn(3, ' ').collect();
             if parts.len() != 3 || !parts[1].eq_ignore_ascii_case("eq") {
-                return Err(invalid_path(format!("only filters of the form [attr eq \"value\"] are supported: {text:?}")));
+                return Err(invalid_path(format!(
+                    "only filters of the form [attr eq \"value\"] are supported: {text:?}"
+                )));
             }
-            let value: String = serde_json::from_str(parts[2].trim())
-                .map_err(|_| invalid_path(format!("the value in {text:?} must be a quoted string")))?;
+            let value: String = serde_json::from_str(parts[2].trim()).map_err(|_| {
+                invalid_path(format!("the value in {text:?} must be a quoted string"))
+            })?;
             let tail = rest[close + 1..].trim_start_matches('.');
             (&rest[..open], Some((canon(parts[0]), value)), tail)
         }
@@ -160,10 +198,14 @@ fn merge_into(array: &mut Vec<Value>, value: Value) {
 pub fn apply(doc: &mut Map<String, Value>, ops: &[Operation], core_urn: &str) -> ScimResult<()> {
     for op in ops {
         match (&op.path, op.op) {
-            (None, OpKind::Remove) => return Err(ScimError::bad_request("noTarget", "remove needs a path")),
+            (None, OpKind::Remove) => {
+                return Err(ScimError::bad_request("noTarget", "remove needs a path"))
+            }
             (None, kind) => {
                 let Some(Value::Object(values)) = op.value.clone() else {
-                    return Err(ScimError::invalid_value("an operation without a path needs an object value"));
+                    return Err(ScimError::invalid_value(
+                        "an operation without a path needs an object value",
+                    ));
                 };
                 for (key, value) in values {
                     // Dotted or URN-qualified keys (as Entra ID sends) are paths.
@@ -180,10 +222,17 @@ pub fn apply(doc: &mut Map<String, Value>, ops: &[Operation], core_urn: &str) ->
     Ok(())
 }
 
-fn apply_one(doc: &mut Map<String, Value>, kind: OpKind, path: &Path, value: Option<Value>) -> ScimResult<()> {
+fn apply_one(
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    path: &Path,
+    value: Option<Value>,
+) -> ScimResult<()> {
     let target: &mut Map<String, Value> = match path.extension {
         Some(urn) => {
-            let entry = doc.entry(urn.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = doc
+                .entry(urn.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -196,13 +245,19 @@ fn apply_one(doc: &mut Map<String, Value>, kind: OpKind, path: &Path, value: Opt
         match (kind, value) {
             (OpKind::Remove, _) => target.clear(),
             (_, Some(Value::Object(v))) => target.extend(v),
-            _ => return Err(ScimError::invalid_value("an extension's value must be an object")),
+            _ => {
+                return Err(ScimError::invalid_value(
+                    "an extension's value must be an object",
+                ))
+            }
         }
         return Ok(());
     }
     let attr = path.attr.clone();
     if let Some(filter) = &path.filter {
-        let array = target.entry(attr.clone()).or_insert_with(|| Value::Array(Vec::new()));
+        let array = target
+            .entry(attr.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
         let Value::Array(items) = array else {
             return Err(invalid_path(format!("{attr} is not multi-valued")));
         };
@@ -220,7 +275,10 @@ fn apply_one(doc: &mut Map<String, Value>, kind: OpKind, path: &Path, value: Opt
                 let value = value.unwrap_or(Value::Null);
                 if hits == 0 {
                     if kind == OpKind::Replace && sub.is_none() {
-                        return Err(ScimError::bad_request("noTarget", format!("no {attr} value matches the filter")));
+                        return Err(ScimError::bad_request(
+                            "noTarget",
+                            format!("no {attr} value matches the filter"),
+                        ));
                     }
                     // Entra ID adds to emails[type eq "work"].value when no work email exists yet.
                     let mut item = Map::new();
@@ -244,7 +302,11 @@ fn apply_one(doc: &mut Map<String, Value>, kind: OpKind, path: &Path, value: Opt
                                     m.insert(s.clone(), v.clone());
                                 }
                                 (None, Value::Object(v)) => m.extend(v.clone()),
-                                (None, _) => return Err(ScimError::invalid_value("the value must be an object")),
+                                (None, _) => {
+                                    return Err(ScimError::invalid_value(
+                                        "the value must be an object",
+                                    ))
+                                }
                             }
                         }
                     }
@@ -263,7 +325,9 @@ fn apply_one(doc: &mut Map<String, Value>, kind: OpKind, path: &Path, value: Opt
                         other => vec![other],
                     };
                     items.retain(|i| {
-                        !gone.iter().any(|g| g == i || (g.get("value").is_some() && g.get("value") == i.get("value")))
+                        !gone.iter().any(|g| {
+                            g == i || (g.get("value").is_some() && g.get("value") == i.get("value"))
+                        })
                     });
                 }
                 _ => {
@@ -291,7 +355,9 @@ fn apply_one(doc: &mut Map<String, Value>, kind: OpKind, path: &Path, value: Opt
             }
         }
         (_, Some(sub)) => {
-            let entry = target.entry(attr.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = target
+                .entry(attr.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 return Err(invalid_path(format!("{attr} has no sub-attributes")));
             }
@@ -319,20 +385,42 @@ mod tests {
 
     #[test]
     fn applies_the_common_shapes() {
-        let doc = json!({"userName": "a", "active": true, "emails": [{"value": "a@x", "type": "work"}]});
-        let out = run(doc.clone(), json!({"Operations": [{"op": "Replace", "path": "active", "value": false}]}));
+        let doc =
+            json!({"userName": "a", "active": true, "emails": [{"value": "a@x", "type": "work"}]});
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "Replace", "path": "active", "value": false}]}),
+        );
         assert_eq!(out["active"], false);
-        let out = run(doc.clone(), json!({"Operations": [{"op": "replace", "value": {"name.givenName": "Al", "active": false}}]}));
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "replace", "value": {"name.givenName": "Al", "active": false}}]}),
+        );
         assert_eq!(out["name"]["givenName"], "Al");
-        let out = run(doc.clone(), json!({"Operations": [{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "b@x"}]}));
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "b@x"}]}),
+        );
         assert_eq!(out["emails"][0]["value"], "b@x");
-        let out = run(doc.clone(), json!({"Operations": [{"op": "add", "path": "emails[type eq \"home\"].value", "value": "h@x"}]}));
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "add", "path": "emails[type eq \"home\"].value", "value": "h@x"}]}),
+        );
         assert_eq!(out["emails"].as_array().unwrap().len(), 2);
-        let out = run(doc.clone(), json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": "a@x", "type": "work"}]}]}));
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": "a@x", "type": "work"}]}]}),
+        );
         assert_eq!(out["emails"].as_array().unwrap().len(), 1);
-        let out = run(doc.clone(), json!({"Operations": [{"op": "remove", "path": "emails"}]}));
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "remove", "path": "emails"}]}),
+        );
         assert!(out.get("emails").is_none());
-        let out = run(doc, json!({"Operations": [{"op": "add", "path": format!("{ENTERPRISE_URN}:department"), "value": "R&D"}]}));
+        let out = run(
+            doc,
+            json!({"Operations": [{"op": "add", "path": format!("{ENTERPRISE_URN}:department"), "value": "R&D"}]}),
+        );
         assert_eq!(out[ENTERPRISE_URN]["department"], "R&D");
     }
 
@@ -340,7 +428,12 @@ mod tests {
     fn refuses_bad_operations() {
         assert!(parse(json!({"Operations": []})).is_err());
         assert!(parse(json!({"Operations": [{"op": "move", "path": "a"}]})).is_err());
-        assert_eq!(parse(json!({"Operations": [{"op": "remove"}]})).unwrap_err().scim_type, Some("noTarget"));
+        assert_eq!(
+            parse(json!({"Operations": [{"op": "remove"}]}))
+                .unwrap_err()
+                .scim_type,
+            Some("noTarget")
+        );
         assert!(parse_path("urn:nope:x", URN).is_err());
     }
 }

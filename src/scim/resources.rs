@@ -18,18 +18,62 @@ pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Every attribute and sub-attribute name Roster knows, in canonical case.
 const CANONICAL: &[&str] = &[
-    "schemas", "id", "externalId", "meta", "userName", "name", "displayName", "nickName",
-    "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "active",
-    "password", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements",
-    "roles", "x509Certificates", "members", "formatted", "familyName", "givenName", "middleName",
-    "honorificPrefix", "honorificSuffix", "value", "display", "type", "primary", "$ref",
-    "streetAddress", "locality", "region", "postalCode", "country", "employeeNumber", "costCenter",
-    "organization", "division", "department", "manager",
+    "schemas",
+    "id",
+    "externalId",
+    "meta",
+    "userName",
+    "name",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "title",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "active",
+    "password",
+    "emails",
+    "phoneNumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "groups",
+    "entitlements",
+    "roles",
+    "x509Certificates",
+    "members",
+    "formatted",
+    "familyName",
+    "givenName",
+    "middleName",
+    "honorificPrefix",
+    "honorificSuffix",
+    "value",
+    "display",
+    "type",
+    "primary",
+    "$ref",
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "manager",
 ];
 
 /// The canonical spelling of an attribute name, if Roster knows it.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    CANONICAL.iter().copied().find(|c| c.eq_ignore_ascii_case(name))
+    CANONICAL
+        .iter()
+        .copied()
+        .find(|c| c.eq_ignore_ascii_case(name))
 }
 
 /// Renames known keys to their canonical case, recursively, and turns the
@@ -80,7 +124,10 @@ fn drop_nulls(map: &mut Map<String, Value>) {
 fn object(body: Value) -> ScimResult<Map<String, Value>> {
     match body {
         Value::Object(map) => Ok(map),
-        _ => Err(ScimError::bad_request("invalidSyntax", "the request body must be a JSON object")),
+        _ => Err(ScimError::bad_request(
+            "invalidSyntax",
+            "the request body must be a JSON object",
+        )),
     }
 }
 
@@ -88,7 +135,10 @@ fn object(body: Value) -> ScimResult<Map<String, Value>> {
 fn shape_error(e: serde_json::Error) -> ScimError {
     let msg = e.to_string();
     let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
-    ScimError::invalid_value(msg.replace("unknown field", "unknown attribute").replace("field", "attribute"))
+    ScimError::invalid_value(
+        msg.replace("unknown field", "unknown attribute")
+            .replace("field", "attribute"),
+    )
 }
 
 /// A user as a client wrote it.
@@ -121,7 +171,11 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     let active = match map.remove("active") {
         None => None,
         Some(Value::Bool(b)) => Some(b),
-        Some(other) => return Err(ScimError::invalid_value(format!("active must be a boolean, not {other}"))),
+        Some(other) => {
+            return Err(ScimError::invalid_value(format!(
+                "active must be a boolean, not {other}"
+            )))
+        }
     };
     let password = match map.remove("password") {
         None => None,
@@ -129,16 +183,24 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
         Some(_) => return Err(ScimError::invalid_value("password must be a string")),
     };
     let mut extensions = Map::new();
-    let urn_keys: Vec<String> = map.keys().filter(|k| k.to_ascii_lowercase().starts_with("urn:")).cloned().collect();
+    let urn_keys: Vec<String> = map
+        .keys()
+        .filter(|k| k.to_ascii_lowercase().starts_with("urn:"))
+        .cloned()
+        .collect();
     for key in urn_keys {
         let value = map.remove(&key).unwrap_or(Value::Null);
         if key.eq_ignore_ascii_case(ENTERPRISE_URN) {
             if !value.is_object() {
-                return Err(ScimError::invalid_value(format!("{ENTERPRISE_URN} must be an object")));
+                return Err(ScimError::invalid_value(format!(
+                    "{ENTERPRISE_URN} must be an object"
+                )));
             }
             extensions.insert(ENTERPRISE_URN.to_string(), value);
         } else {
-            return Err(ScimError::invalid_value(format!("unknown schema extension {key}")));
+            return Err(ScimError::invalid_value(format!(
+                "unknown schema extension {key}"
+            )));
         }
     }
     if !map.contains_key("userName") {
@@ -199,7 +261,10 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
             .collect();
         map.insert("groups".into(), Value::Array(groups));
     }
-    map.insert("meta".into(), meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)));
+    map.insert(
+        "meta".into(),
+        meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)),
+    );
     Value::Object(map)
 }
 
@@ -215,16 +280,20 @@ pub fn member_ids(value: &Value) -> ScimResult<Vec<Uuid>> {
     let items = match value {
         Value::Array(items) => items.as_slice(),
         Value::Object(_) => std::slice::from_ref(value),
-        _ => return Err(ScimError::invalid_value("members must be an array of {\"value\": id}")),
+        _ => {
+            return Err(ScimError::invalid_value(
+                "members must be an array of {\"value\": id}",
+            ))
+        }
     };
     items
         .iter()
         .map(|m| {
-            let id = m
-                .get("value")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ScimError::invalid_value("each member needs a \"value\" with the member's id"))?;
-            Uuid::parse_str(id).map_err(|_| ScimError::invalid_value(format!("no user or group has id {id}")))
+            let id = m.get("value").and_then(Value::as_str).ok_or_else(|| {
+                ScimError::invalid_value("each member needs a \"value\" with the member's id")
+            })?;
+            Uuid::parse_str(id)
+                .map_err(|_| ScimError::invalid_value(format!("no user or group has id {id}")))
         })
         .collect()
 }
@@ -240,7 +309,9 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
     }
     let members = map.remove("members").map(|m| member_ids(&m)).transpose()?;
     // Provider-specific extension schemas on groups carry nothing Roster keeps.
-    map.retain(|k, _| !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http"));
+    map.retain(|k, _| {
+        !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http")
+    });
     if !map.contains_key("displayName") {
         return Err(ScimError::invalid_value("displayName is required"));
     }
@@ -276,19 +347,29 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
             .collect();
         map.insert("members".into(), Value::Array(members));
     }
-    map.insert("meta".into(), meta_json(&group.meta, "Group", format!("{base}/Groups/{}", group.id)));
+    map.insert(
+        "meta".into(),
+        meta_json(&group.meta, "Group", format!("{base}/Groups/{}", group.id)),
+    );
     Value::Object(map)
 }
 
 /// Applies `attributes` / `excludedAttributes` (RFC 7644 §3.9) to a
 /// rendered resource. `schemas` and `id` are always returned.
-pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>, core_urn: &str) {
+pub fn project(
+    resource: &mut Value,
+    attributes: Option<&str>,
+    excluded: Option<&str>,
+    core_urn: &str,
+) {
     let Value::Object(map) = resource else { return };
     let names = |list: &str| -> Vec<String> {
         list.split(',')
             .map(|a| {
                 let a = a.trim();
-                let a = if a.len() > core_urn.len() && a[..core_urn.len()].eq_ignore_ascii_case(core_urn) {
+                let a = if a.len() > core_urn.len()
+                    && a[..core_urn.len()].eq_ignore_ascii_case(core_urn)
+                {
                     &a[core_urn.len() + 1..]
                 } else {
                     a
@@ -327,7 +408,10 @@ mod tests {
         assert_eq!(input.attrs.user_name, "alice");
         assert_eq!(input.active, Some(true));
         assert!(input.attrs.emails[0].primary);
-        assert_eq!(input.attrs.extensions[ENTERPRISE_URN]["employeeNumber"], "42");
+        assert_eq!(
+            input.attrs.extensions[ENTERPRISE_URN]["employeeNumber"],
+            "42"
+        );
     }
 
     #[test]

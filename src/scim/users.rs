@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::resources::{user_from_json, user_to_json, USER_URN};
-use super::{base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond, ListParams, Projection, ScimState};
+use super::{
+    base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond,
+    ListParams, Projection, ScimState,
+};
 use crate::directory::attributes::USER_ATTRS;
 use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery};
 
@@ -26,10 +29,19 @@ pub async fn create(
     let input = user_from_json(read_json(body)?)?;
     let user = state
         .directory
-        .create_user(&actor, input.attrs, input.active.unwrap_or(true), input.password)
+        .create_user(
+            &actor,
+            input.attrs,
+            input.active.unwrap_or(true),
+            input.password,
+        )
         .await?;
     let base = base_url(&headers);
-    let mut response = respond(StatusCode::CREATED, user_to_json(&user, &base), Some(&user.meta));
+    let mut response = respond(
+        StatusCode::CREATED,
+        user_to_json(&user, &base),
+        Some(&user.meta),
+    );
     if let Ok(location) = HeaderValue::from_str(&format!("{base}/Users/{}", user.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -45,7 +57,12 @@ pub async fn get(
     let projection = params(query)?;
     let user = state.directory.get_user(parse_id(&id, "user")?).await?;
     let mut body = user_to_json(&user, &base_url(&headers));
-    resources::project(&mut body, projection.attributes.as_deref(), projection.excluded_attributes.as_deref(), USER_URN);
+    resources::project(
+        &mut body,
+        projection.attributes.as_deref(),
+        projection.excluded_attributes.as_deref(),
+        USER_URN,
+    );
     Ok(respond(StatusCode::OK, body, Some(&user.meta)))
 }
 
@@ -60,18 +77,30 @@ pub async fn list(
         None => Filter::True,
     };
     let (offset, count) = p.window(state.max_results);
-    let page = state.directory.find_users(&DirQuery::new(filter, offset, count)).await?;
+    let page = state
+        .directory
+        .find_users(&DirQuery::new(filter, offset, count))
+        .await?;
     let base = base_url(&headers);
     let items = page
         .items
         .iter()
         .map(|u| {
             let mut body = user_to_json(u, &base);
-            resources::project(&mut body, p.attributes.as_deref(), p.excluded_attributes.as_deref(), USER_URN);
+            resources::project(
+                &mut body,
+                p.attributes.as_deref(),
+                p.excluded_attributes.as_deref(),
+                USER_URN,
+            );
             body
         })
         .collect();
-    Ok(respond(StatusCode::OK, list_response(page.total, offset, items), None))
+    Ok(respond(
+        StatusCode::OK,
+        list_response(page.total, offset, items),
+        None,
+    ))
 }
 
 pub async fn replace(
@@ -86,9 +115,20 @@ pub async fn replace(
     let input = user_from_json(read_json(body)?)?;
     let user = state
         .directory
-        .replace_user(&actor, id, input.attrs, input.active, input.password, expected)
+        .replace_user(
+            &actor,
+            id,
+            input.attrs,
+            input.active,
+            input.password,
+            expected,
+        )
         .await?;
-    Ok(respond(StatusCode::OK, user_to_json(&user, &base_url(&headers)), Some(&user.meta)))
+    Ok(respond(
+        StatusCode::OK,
+        user_to_json(&user, &base_url(&headers)),
+        Some(&user.meta),
+    ))
 }
 
 pub async fn patch(
@@ -117,15 +157,32 @@ pub async fn patch(
         let input = user_from_json(Value::Object(doc))?;
         match state
             .directory
-            .replace_user(&actor, id, input.attrs, input.active, input.password, Some(current.meta.version))
+            .replace_user(
+                &actor,
+                id,
+                input.attrs,
+                input.active,
+                input.password,
+                Some(current.meta.version),
+            )
             .await
         {
-            Ok(user) => return Ok(respond(StatusCode::OK, user_to_json(&user, &base), Some(&user.meta))),
+            Ok(user) => {
+                return Ok(respond(
+                    StatusCode::OK,
+                    user_to_json(&user, &base),
+                    Some(&user.meta),
+                ))
+            }
             Err(DirectoryError::VersionMismatch) if expected.is_none() => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ScimError::new(StatusCode::CONFLICT, None, "the user kept changing; try again"))
+    Err(ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the user kept changing; try again",
+    ))
 }
 
 pub async fn delete(
@@ -133,6 +190,9 @@ pub async fn delete(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ScimResult<StatusCode> {
-    state.directory.delete_user(&actor, parse_id(&id, "user")?).await?;
+    state
+        .directory
+        .delete_user(&actor, parse_id(&id, "user")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

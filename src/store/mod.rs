@@ -18,8 +18,8 @@ use uuid::Uuid;
 use crate::config::StoreConfig;
 use crate::directory::attributes::user_index;
 use crate::directory::{
-    AuditEvent, Group, GroupAttrs, GroupRef, Member, MemberKind, Meta, Page, Query, Status,
-    Store, StoreError, Timestamp, TokenRecord, User, UserAttrs,
+    AuditEvent, Group, GroupAttrs, GroupRef, Member, MemberKind, Meta, Page, Query, Status, Store,
+    StoreError, Timestamp, TokenRecord, User, UserAttrs,
 };
 use sql::{condition, Arg, Sql, GROUPS, USERS};
 
@@ -212,7 +212,8 @@ async fn add_members(
     members: &[(Uuid, MemberKind)],
 ) -> Result<(), StoreError> {
     for chunk in members.chunks(500) {
-        let mut sql = Sql::new("INSERT INTO group_members (group_id, member_id, member_kind) VALUES ");
+        let mut sql =
+            Sql::new("INSERT INTO group_members (group_id, member_id, member_kind) VALUES ");
         for (i, (id, kind)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -316,7 +317,11 @@ impl SqlStore {
     /// Fails with NotFound or VersionMismatch after an update matched no row.
     async fn missed_update(&self, table: &str, id: Uuid) -> StoreError {
         let text = format!("SELECT 1 FROM {table} WHERE id = $1");
-        match sqlx::query(&text).bind(id.to_string()).fetch_optional(&self.write).await {
+        match sqlx::query(&text)
+            .bind(id.to_string())
+            .fetch_optional(&self.write)
+            .await
+        {
             Ok(Some(_)) => StoreError::VersionMismatch,
             Ok(None) => StoreError::NotFound,
             Err(e) => backend(e),
@@ -343,7 +348,10 @@ fn page_clause(sql: &mut Sql, order: &str, offset: usize, limit: usize) {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map_err(backend)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -443,7 +451,8 @@ impl Store for SqlStore {
     }
 
     async fn get_user_by_name(&self, user_name: &str) -> Result<Option<User>, StoreError> {
-        self.one_user("user_name_lc", user_name.to_lowercase()).await
+        self.one_user("user_name_lc", user_name.to_lowercase())
+            .await
     }
 
     async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError> {
@@ -470,7 +479,10 @@ impl Store for SqlStore {
             where_clause(&mut sql, q, &USERS);
             page_clause(&mut sql, "u.user_name_lc", q.offset, q.limit);
             let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
-            users = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+            users = rows
+                .iter()
+                .map(user_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
             self.load_groups_of(&mut users).await?;
         }
         Ok(Page {
@@ -573,18 +585,20 @@ impl Store for SqlStore {
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        let done = sqlx::query("UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2")
-            .bind(modified.0)
-            .bind(group_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let done =
+            sqlx::query("UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2")
+                .bind(modified.0)
+                .bind(group_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         for chunk in remove.chunks(500) {
             let mut sql = Sql::new("DELETE FROM group_members WHERE group_id = ");
-            sql.bind(Arg::Text(group_id.to_string())).push(" AND member_id IN (");
+            sql.bind(Arg::Text(group_id.to_string()))
+                .push(" AND member_id IN (");
             sql.bind_list(chunk.iter().map(Uuid::to_string)).push(")");
             query(&sql).execute(&mut *tx).await.map_err(backend)?;
         }
@@ -614,11 +628,13 @@ impl Store for SqlStore {
     }
 
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let mut groups = [group_from_row(&row)?];
         if with_members {
@@ -628,7 +644,11 @@ impl Store for SqlStore {
         Ok(Some(group))
     }
 
-    async fn list_groups(&self, q: &Query<Group>, with_members: bool) -> Result<Page<Group>, StoreError> {
+    async fn list_groups(
+        &self,
+        q: &Query<Group>,
+        with_members: bool,
+    ) -> Result<Page<Group>, StoreError> {
         let mut count = Sql::new("SELECT COUNT(*) FROM groups g");
         where_clause(&mut count, q, &GROUPS);
         let total: i64 = query(&count)
@@ -643,7 +663,10 @@ impl Store for SqlStore {
             where_clause(&mut sql, q, &GROUPS);
             page_clause(&mut sql, "g.display_name_lc", q.offset, q.limit);
             let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
-            groups = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+            groups = rows
+                .iter()
+                .map(group_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
             if with_members {
                 self.load_members_of(&mut groups).await?;
             }
@@ -654,26 +677,33 @@ impl Store for SqlStore {
         })
     }
 
-    async fn insert_token(&self, token: &TokenRecord, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(backend)?;
-        sqlx::query("INSERT INTO scim_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&token.id)
-            .bind(&token.name)
-            .bind(hex(&token.secret_hash))
-            .bind(token.created.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO scim_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&token.id)
+        .bind(&token.name)
+        .bind(hex(&token.secret_hash))
+        .bind(token.created.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         write_audit(&mut tx, event).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, secret_hash, created_at FROM scim_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(backend)?;
+        let row =
+            sqlx::query("SELECT id, name, secret_hash, created_at FROM scim_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let hash: String = row.try_get(2).map_err(backend)?;
         Ok(Some(TokenRecord {
@@ -715,7 +745,8 @@ impl Store for SqlStore {
                     target_kind: r.try_get(5).map_err(backend)?,
                     target_id: r.try_get(6).map_err(backend)?,
                     target_name: r.try_get(7).map_err(backend)?,
-                    attributes: serde_json::from_str(&attributes).map_err(|e| bad_row("audit", e))?,
+                    attributes: serde_json::from_str(&attributes)
+                        .map_err(|e| bad_row("audit", e))?,
                 })
             })
             .collect()
@@ -744,6 +775,9 @@ mod tests {
             super::redact("postgres://roster:secret@db/roster"),
             "postgres://roster:***@db/roster"
         );
-        assert_eq!(super::redact("sqlite://data/roster.db"), "sqlite://data/roster.db");
+        assert_eq!(
+            super::redact("sqlite://data/roster.db"),
+            "sqlite://data/roster.db"
+        );
     }
 }

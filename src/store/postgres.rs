@@ -13,7 +13,9 @@ pub async fn open(url: &str, config: &StoreConfig) -> Result<(AnyPool, AnyPool),
         .max_connections(config.max_connections.max(2))
         .connect(url)
         .await
-        .map_err(|e| StoreError::Backend(format!("cannot connect to {}: {}", redact(url), backend(e))))?;
+        .map_err(|e| {
+            StoreError::Backend(format!("cannot connect to {}: {}", redact(url), backend(e)))
+        })?;
     sqlx::migrate!("./migrations/postgres")
         .run(&pool)
         .await

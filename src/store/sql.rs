@@ -87,9 +87,17 @@ pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
             sql.push(UNDEFINED);
         }
         Filter::And(parts) | Filter::Or(parts) => {
-            let joiner = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(filter, Filter::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             if parts.is_empty() {
-                sql.push(if matches!(filter, Filter::And(_)) { "1=1" } else { "1=0" });
+                sql.push(if matches!(filter, Filter::And(_)) {
+                    "1=1"
+                } else {
+                    "1=0"
+                });
                 return;
             }
             sql.push("(");
@@ -127,13 +135,17 @@ pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
 /// The LIKE pattern for an LDAP substring assertion.
 fn like_pattern<T>(def: &AttrDef<T>, parts: &Substrings) -> String {
     let mut p = String::new();
-    p.push_str(&escape_like(&def.normalize(parts.initial.as_deref().unwrap_or(""))));
+    p.push_str(&escape_like(
+        &def.normalize(parts.initial.as_deref().unwrap_or("")),
+    ));
     p.push('%');
     for any in &parts.any {
         p.push_str(&escape_like(&def.normalize(any)));
         p.push('%');
     }
-    p.push_str(&escape_like(&def.normalize(parts.last.as_deref().unwrap_or(""))));
+    p.push_str(&escape_like(
+        &def.normalize(parts.last.as_deref().unwrap_or("")),
+    ));
     p
 }
 
@@ -182,7 +194,12 @@ fn compare(column: &str, op: &str, arg: Arg, sql: &mut Sql) {
 
 /// Appends the condition on `def`: presence when `cmp` is `None`, else
 /// the prepared comparison (SQL operator and argument).
-fn attribute<T>(def: &AttrDef<T>, cmp: Option<(&'static str, Arg)>, layout: &Layout, sql: &mut Sql) {
+fn attribute<T>(
+    def: &AttrDef<T>,
+    cmp: Option<(&'static str, Arg)>,
+    layout: &Layout,
+    sql: &mut Sql,
+) {
     let a = layout.alias;
     // An EXISTS over a related table, with an optional comparison on `column`.
     let exists = |sql: &mut Sql, from: &str, column: &str, cmp: Option<(&'static str, Arg)>| {
@@ -245,7 +262,9 @@ fn attribute<T>(def: &AttrDef<T>, cmp: Option<(&'static str, Arg)>, layout: &Lay
         ),
         Storage::MemberOfName => exists(
             sql,
-            &format!("group_members m JOIN groups mg ON mg.id = m.group_id WHERE m.member_id = {a}.id"),
+            &format!(
+                "group_members m JOIN groups mg ON mg.id = m.group_id WHERE m.member_id = {a}.id"
+            ),
             "mg.display_name_lc",
             cmp,
         ),
@@ -257,13 +276,17 @@ fn attribute<T>(def: &AttrDef<T>, cmp: Option<(&'static str, Arg)>, layout: &Lay
         ),
         Storage::MemberUserName => exists(
             sql,
-            &format!("group_members m JOIN users mu ON mu.id = m.member_id WHERE m.group_id = {a}.id"),
+            &format!(
+                "group_members m JOIN users mu ON mu.id = m.member_id WHERE m.group_id = {a}.id"
+            ),
             "mu.user_name_lc",
             cmp,
         ),
         Storage::MemberGroupName => exists(
             sql,
-            &format!("group_members m JOIN groups mg ON mg.id = m.member_id WHERE m.group_id = {a}.id"),
+            &format!(
+                "group_members m JOIN groups mg ON mg.id = m.member_id WHERE m.group_id = {a}.id"
+            ),
             "mg.display_name_lc",
             cmp,
         ),
@@ -282,7 +305,11 @@ mod tests {
         let name = by_key(USER_ATTRS, "userName").unwrap();
         let f: Filter<User> = Filter::And(vec![
             Filter::Compare(mail, Op::Eq, Value::Str("A@X.com".into())),
-            Filter::Not(Box::new(Filter::Compare(name, Op::Sw, Value::Str("b_%".into())))),
+            Filter::Not(Box::new(Filter::Compare(
+                name,
+                Op::Sw,
+                Value::Str("b_%".into()),
+            ))),
         ]);
         let mut sql = Sql::default();
         condition(&f, &USERS, &mut sql);

@@ -34,7 +34,9 @@ async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("ROSTER_TEST_DATABASE_URL") {
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL");
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .await
@@ -48,9 +50,11 @@ async fn fresh_database(dir: &std::path::Path) -> String {
 
 /// The configuration tests run with: ephemeral ports, a fresh database.
 pub async fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_path_buf();
-    config.database_url = fresh_database(dir).await;
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        database_url: fresh_database(dir).await,
+        ..Config::default()
+    };
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.ldap.listen = "127.0.0.1:0".parse().unwrap();
     config
@@ -66,8 +70,13 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path()).await;
     tweak(&mut config);
-    let server = Server::start(&config, Arc::new(SystemClock)).await.expect("server starts");
-    let token = server.bootstrap_token.clone().expect("a fresh store makes a bootstrap token");
+    let server = Server::start(&config, Arc::new(SystemClock))
+        .await
+        .expect("server starts");
+    let token = server
+        .bootstrap_token
+        .clone()
+        .expect("a fresh store makes a bootstrap token");
     TestServer {
         scim: format!("http://{}/scim/v2", server.http_addr),
         ldap_url: format!("ldap://{}", server.ldap_addr),
@@ -81,7 +90,12 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
 
 impl TestServer {
     /// Sends a SCIM request with the bootstrap token; returns status and JSON body.
-    pub async fn scim(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn scim(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.scim))
@@ -93,7 +107,11 @@ impl TestServer {
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
         (status, json)
     }
 
@@ -117,7 +135,11 @@ impl TestServer {
     pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
         let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
         let (status, group) = self
-            .scim(Method::POST, "/Groups", Some(json!({"displayName": name, "members": members})))
+            .scim(
+                Method::POST,
+                "/Groups",
+                Some(json!({"displayName": name, "members": members})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{group}");
         group["id"].as_str().unwrap().to_string()
@@ -126,7 +148,9 @@ impl TestServer {
     /// A new LDAP connection.
     pub async fn ldap(&self) -> Ldap {
         let settings = ldap3::LdapConnSettings::new().set_conn_timeout(Duration::from_secs(5));
-        let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.ldap_url).await.expect("LDAP connects");
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &self.ldap_url)
+            .await
+            .expect("LDAP connects");
         drive!(conn);
         ldap
     }
