@@ -182,6 +182,22 @@ fn env_key(key: &str) -> String {
     lower
 }
 
+/// Every setting's key, `section.key` or `key`.
+fn known_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Ok(serde_json::Value::Object(top)) = serde_json::to_value(Config::default()) {
+        for (k, v) in top {
+            match v {
+                serde_json::Value::Object(section) => {
+                    keys.extend(section.keys().map(|sk| format!("{k}.{sk}")));
+                }
+                _ => keys.push(k),
+            }
+        }
+    }
+    keys
+}
+
 impl Config {
     /// Loads defaults ← `file` ← `ROSTER_*` environment ← `overrides`
     /// (a serialisable value holding only the flags that were given).
@@ -193,12 +209,14 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
+        // Only variables that name a setting are read, so that other
+        // ROSTER_* variables (ROSTER_CONFIG, test settings) do no harm.
+        let known = known_keys();
         figment = figment
-            .merge(
-                Env::prefixed("ROSTER_")
-                    .ignore(&["TEST_DATABASE_URL"])
-                    .map(|k| env_key(k.as_str()).into()),
-            )
+            .merge(Env::prefixed("ROSTER_").filter_map(move |k| {
+                let key = env_key(k.as_str());
+                known.contains(&key).then(|| key.into())
+            }))
             .merge(Serialized::defaults(overrides));
         let config: Config = figment.extract().map_err(|e| e.to_string())?;
         config.validate()?;
@@ -276,6 +294,49 @@ mod tests {
             "password.argon2_memory_kib"
         );
         assert_eq!(env_key("DATA_DIR"), "data_dir");
+    }
+
+    #[test]
+    fn flags_win_over_environment_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "base_dn = \"dc=file,dc=org\"\ndata_dir = \"/from/file\"\n[http]\nlisten = \"127.0.0.1:1111\"\n[ldap]\nidle_timeout = \"2m\"\n",
+        )
+        .unwrap();
+        // Each variable is unique to this test, so parallel tests do not see it.
+        std::env::set_var("ROSTER_HTTP_LISTEN", "127.0.0.1:2222");
+        std::env::set_var("ROSTER_BASE_DN", "dc=env,dc=org");
+        std::env::set_var("ROSTER_NOT_A_SETTING", "ignored");
+        let flags = serde_json::json!({"base_dn": "dc=flag,dc=org"});
+        let config = Config::load(Some(&file), flags).unwrap();
+        std::env::remove_var("ROSTER_HTTP_LISTEN");
+        std::env::remove_var("ROSTER_BASE_DN");
+        std::env::remove_var("ROSTER_NOT_A_SETTING");
+        assert_eq!(config.base_dn, "dc=flag,dc=org");
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:2222");
+        assert_eq!(config.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(config.ldap.idle_timeout, Duration::from_secs(120));
+        assert_eq!(config.database_url(), "sqlite:///from/file/roster.db");
+        assert_eq!(
+            config.ldap.listen.to_string(),
+            "127.0.0.1:3389",
+            "defaults fill the rest"
+        );
+
+        std::fs::write(&file, "[http]\nlisten = \"nowhere\"\n").unwrap();
+        assert!(Config::load(Some(&file), serde_json::json!({})).is_err());
+        std::fs::write(&file, "[htp]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+        assert!(
+            Config::load(Some(&file), serde_json::json!({})).is_err(),
+            "typos in the file are errors"
+        );
+        assert!(Config::load(
+            Some(&dir.path().join("missing.toml")),
+            serde_json::json!({})
+        )
+        .is_err());
     }
 
     #[test]

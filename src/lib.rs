@@ -5,6 +5,7 @@ pub mod config;
 pub mod directory;
 pub mod http;
 pub mod ldap;
+mod net;
 pub mod scim;
 pub mod store;
 

@@ -48,18 +48,28 @@ impl Hasher {
 
     /// Hashes a password into a PHC string (`$argon2id$…`).
     pub async fn hash(&self, password: &str) -> Result<String, DirectoryError> {
-        let _permit = self.permits.acquire().await.map_err(internal)?;
+        // The permit moves into the blocking task: if the caller goes away,
+        // the hash still counts against the bound until it is done.
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(internal)?;
         let params = self.params.clone();
         let password = password.to_string();
-        tokio::task::spawn_blocking(move || hash_with(&params, &password))
-            .await
-            .map_err(internal)?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_with(&params, &password)
+        })
+        .await
+        .map_err(internal)?
     }
 
     /// Checks a password against a stored hash; `None` (no such user, or no
     /// password set) is checked against a dummy hash and always fails.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
-        let Ok(_permit) = self.permits.acquire().await else {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return false;
         };
         let (hash, real) = match hash {
@@ -68,6 +78,7 @@ impl Hasher {
         };
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             PasswordHash::new(&hash)
                 .map(|parsed| {
                     Argon2::default()

@@ -39,18 +39,7 @@ pub async fn serve(
     state: Arc<LdapState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting an LDAP connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
+    while let Some((stream, peer)) = crate::net::accept(&listener, &mut shutdown, "LDAP").await {
         let state = state.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {

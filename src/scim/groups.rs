@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::Value;
@@ -13,11 +13,11 @@ use super::error::{ScimError, ScimResult};
 use super::patch::{OpKind, Operation};
 use super::resources::{canonical, group_from_json, group_to_json, member_ids, GROUP_URN};
 use super::{
-    base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond,
+    base_url, created, if_match, params, parse_id, patch, read_json, resources, respond,
     ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::GROUP_ATTRS;
-use crate::directory::{Actor, Filter, GroupAttrs, Query as DirQuery};
+use crate::directory::{Actor, GroupAttrs, Query as DirQuery};
 
 /// Whether a projection leaves `members` out, so they need not be loaded.
 fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
@@ -46,15 +46,7 @@ pub async fn create(
         .create_group(&actor, input.attrs, &members)
         .await?;
     let base = base_url(&headers);
-    let mut response = respond(
-        StatusCode::CREATED,
-        group_to_json(&group, &base, true),
-        Some(&group.meta),
-    );
-    if let Ok(location) = HeaderValue::from_str(&format!("{base}/Groups/{}", group.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(group_to_json(&group, &base, true), &group.meta))
 }
 
 pub async fn get(
@@ -81,10 +73,7 @@ pub async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
     let p = params(query)?;
-    let filter = match p.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        Some(text) => super::filter::parse(text, GROUP_ATTRS, GROUP_URN)?,
-        None => Filter::True,
-    };
+    let filter = p.filter(GROUP_ATTRS, GROUP_URN)?;
     let (offset, count) = p.window(state.max_results);
     let with_members = wants_members(p.attributes.as_deref(), p.excluded_attributes.as_deref());
     let page = state
@@ -92,25 +81,11 @@ pub async fn list(
         .find_groups(&DirQuery::new(filter, offset, count), with_members)
         .await?;
     let base = base_url(&headers);
-    let items = page
+    let bodies = page
         .items
         .iter()
-        .map(|g| {
-            let mut body = group_to_json(g, &base, with_members);
-            resources::project(
-                &mut body,
-                p.attributes.as_deref(),
-                p.excluded_attributes.as_deref(),
-                GROUP_URN,
-            );
-            body
-        })
-        .collect();
-    Ok(respond(
-        StatusCode::OK,
-        list_response(page.total, offset, items),
-        None,
-    ))
+        .map(|g| group_to_json(g, &base, with_members));
+    Ok(p.respond(page.total, offset, bodies, GROUP_URN))
 }
 
 pub async fn replace(

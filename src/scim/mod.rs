@@ -195,6 +195,55 @@ impl ListParams {
     }
 }
 
+impl ListParams {
+    /// The filter of a list request over the attributes in `table`.
+    fn filter<T>(
+        &self,
+        table: &'static [crate::directory::attributes::AttrDef<T>],
+        core_urn: &str,
+    ) -> ScimResult<crate::directory::Filter<T>> {
+        match self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            Some(text) => filter::parse(text, table, core_urn),
+            None => Ok(crate::directory::Filter::True),
+        }
+    }
+
+    /// The ListResponse for one page of rendered resources, projected as asked.
+    fn respond(
+        &self,
+        total: usize,
+        offset: usize,
+        bodies: impl Iterator<Item = Value>,
+        core_urn: &str,
+    ) -> Response {
+        let items = bodies
+            .map(|mut body| {
+                resources::project(
+                    &mut body,
+                    self.attributes.as_deref(),
+                    self.excluded_attributes.as_deref(),
+                    core_urn,
+                );
+                body
+            })
+            .collect();
+        respond(StatusCode::OK, list_response(total, offset, items), None)
+    }
+}
+
+/// A 201 response with the new resource, its ETag and its `Location`.
+fn created(body: Value, meta: &Meta) -> Response {
+    let location = body
+        .pointer("/meta/location")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut response = respond(StatusCode::CREATED, body, Some(meta));
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
 /// A ListResponse body.
 fn list_response(total: usize, offset: usize, resources: Vec<Value>) -> Value {
     json!({

@@ -232,19 +232,20 @@ pub fn etag(meta: &Meta) -> String {
 
 /// Renders a user as a SCIM User resource. `base` is the SCIM base URL.
 pub fn user_to_json(user: &User, base: &str) -> Value {
-    let mut map = match serde_json::to_value(&user.attrs) {
+    let mut attrs = match serde_json::to_value(&user.attrs) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
     let mut schemas = vec![Value::from(USER_URN)];
-    if let Some(Value::Object(ext)) = map.remove("extensions") {
-        for (urn, v) in ext {
-            schemas.push(Value::from(urn.clone()));
-            map.insert(urn, v);
-        }
-    }
+    let extensions = match attrs.remove("extensions") {
+        Some(Value::Object(ext)) => ext,
+        _ => Map::new(),
+    };
+    schemas.extend(extensions.keys().map(|urn| Value::from(urn.as_str())));
+    let mut map = Map::new();
     map.insert("schemas".into(), Value::Array(schemas));
     map.insert("id".into(), user.id.to_string().into());
+    map.extend(attrs);
     map.insert("active".into(), (user.status == Status::Active).into());
     if !user.groups.is_empty() {
         let groups: Vec<Value> = user
@@ -261,6 +262,7 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
             .collect();
         map.insert("groups".into(), Value::Array(groups));
     }
+    map.extend(extensions);
     map.insert(
         "meta".into(),
         meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)),
@@ -321,13 +323,15 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
 
 /// Renders a group as a SCIM Group resource.
 pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
-    let mut map = match serde_json::to_value(&group.attrs) {
+    let mut attrs = match serde_json::to_value(&group.attrs) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    map.remove("extensions");
+    attrs.remove("extensions");
+    let mut map = Map::new();
     map.insert("schemas".into(), json!([GROUP_URN]));
     map.insert("id".into(), group.id.to_string().into());
+    map.extend(attrs);
     if with_members {
         let members: Vec<Value> = group
             .members

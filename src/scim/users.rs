@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::Value;
@@ -11,11 +11,11 @@ use serde_json::Value;
 use super::error::{ScimError, ScimResult};
 use super::resources::{user_from_json, user_to_json, USER_URN};
 use super::{
-    base_url, if_match, list_response, params, parse_id, patch, read_json, resources, respond,
+    base_url, created, if_match, params, parse_id, patch, read_json, resources, respond,
     ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::USER_ATTRS;
-use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery};
+use crate::directory::{Actor, DirectoryError, Query as DirQuery};
 
 /// How often a PATCH is retried when the user changes underneath it.
 const PATCH_ATTEMPTS: usize = 5;
@@ -37,15 +37,7 @@ pub async fn create(
         )
         .await?;
     let base = base_url(&headers);
-    let mut response = respond(
-        StatusCode::CREATED,
-        user_to_json(&user, &base),
-        Some(&user.meta),
-    );
-    if let Ok(location) = HeaderValue::from_str(&format!("{base}/Users/{}", user.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(user_to_json(&user, &base), &user.meta))
 }
 
 pub async fn get(
@@ -72,34 +64,18 @@ pub async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
     let p = params(query)?;
-    let filter = match p.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        Some(text) => super::filter::parse(text, USER_ATTRS, USER_URN)?,
-        None => Filter::True,
-    };
+    let filter = p.filter(USER_ATTRS, USER_URN)?;
     let (offset, count) = p.window(state.max_results);
     let page = state
         .directory
         .find_users(&DirQuery::new(filter, offset, count))
         .await?;
     let base = base_url(&headers);
-    let items = page
-        .items
-        .iter()
-        .map(|u| {
-            let mut body = user_to_json(u, &base);
-            resources::project(
-                &mut body,
-                p.attributes.as_deref(),
-                p.excluded_attributes.as_deref(),
-                USER_URN,
-            );
-            body
-        })
-        .collect();
-    Ok(respond(
-        StatusCode::OK,
-        list_response(page.total, offset, items),
-        None,
+    Ok(p.respond(
+        page.total,
+        offset,
+        page.items.iter().map(|u| user_to_json(u, &base)),
+        USER_URN,
     ))
 }
 

@@ -300,6 +300,39 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Counts the records a query matches and reads its page, ordered by
+    /// `order`, from `from` (a table with its alias).
+    async fn page<T>(
+        &self,
+        q: &Query<T>,
+        layout: &sql::Layout,
+        from: &str,
+        columns: &str,
+        order: &str,
+        read: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {from}"));
+        where_clause(&mut count, q, layout);
+        let total: i64 = query(&count)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
+        let mut items = Vec::new();
+        if q.limit > 0 && (q.offset as i64) < total {
+            let mut sql = Sql::new(&format!("SELECT {columns} FROM {from}"));
+            where_clause(&mut sql, q, layout);
+            page_clause(&mut sql, order, q.offset, q.limit);
+            let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
+            items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+        }
+        Ok(Page {
+            total: total as usize,
+            items,
+        })
+    }
+
     async fn one_user(&self, column: &str, value: String) -> Result<Option<User>, StoreError> {
         let text = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.{column} = $1");
         let row = sqlx::query(&text)
@@ -465,30 +498,18 @@ impl Store for SqlStore {
     }
 
     async fn list_users(&self, q: &Query<User>) -> Result<Page<User>, StoreError> {
-        let mut count = Sql::new("SELECT COUNT(*) FROM users u");
-        where_clause(&mut count, q, &USERS);
-        let total: i64 = query(&count)
-            .fetch_one(&self.read)
-            .await
-            .map_err(backend)?
-            .try_get(0)
-            .map_err(backend)?;
-        let mut users = Vec::new();
-        if q.limit > 0 && (q.offset as i64) < total {
-            let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users u"));
-            where_clause(&mut sql, q, &USERS);
-            page_clause(&mut sql, "u.user_name_lc", q.offset, q.limit);
-            let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
-            users = rows
-                .iter()
-                .map(user_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.load_groups_of(&mut users).await?;
-        }
-        Ok(Page {
-            total: total as usize,
-            items: users,
-        })
+        let mut page = self
+            .page(
+                q,
+                &USERS,
+                "users u",
+                USER_COLUMNS,
+                "u.user_name_lc",
+                user_from_row,
+            )
+            .await?;
+        self.load_groups_of(&mut page.items).await?;
+        Ok(page)
     }
 
     async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {
@@ -649,32 +670,20 @@ impl Store for SqlStore {
         q: &Query<Group>,
         with_members: bool,
     ) -> Result<Page<Group>, StoreError> {
-        let mut count = Sql::new("SELECT COUNT(*) FROM groups g");
-        where_clause(&mut count, q, &GROUPS);
-        let total: i64 = query(&count)
-            .fetch_one(&self.read)
-            .await
-            .map_err(backend)?
-            .try_get(0)
-            .map_err(backend)?;
-        let mut groups = Vec::new();
-        if q.limit > 0 && (q.offset as i64) < total {
-            let mut sql = Sql::new(&format!("SELECT {GROUP_COLUMNS} FROM groups g"));
-            where_clause(&mut sql, q, &GROUPS);
-            page_clause(&mut sql, "g.display_name_lc", q.offset, q.limit);
-            let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
-            groups = rows
-                .iter()
-                .map(group_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            if with_members {
-                self.load_members_of(&mut groups).await?;
-            }
+        let mut page = self
+            .page(
+                q,
+                &GROUPS,
+                "groups g",
+                GROUP_COLUMNS,
+                "g.display_name_lc",
+                group_from_row,
+            )
+            .await?;
+        if with_members {
+            self.load_members_of(&mut page.items).await?;
         }
-        Ok(Page {
-            total: total as usize,
-            items: groups,
-        })
+        Ok(page)
     }
 
     async fn insert_token(
