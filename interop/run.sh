@@ -118,5 +118,19 @@ contains "anonymous rootDSE names the base" "namingContexts: $base" "$(ldapsearc
 ldapsearch -x -LLL -H "$ldap" -b "$base" '(uid=alice)' >/dev/null 2>&1
 check "anonymous subtree search is refused (50)" "50" "$?"
 
+# The public scim2-tester suite (PyPI), in a virtual environment of its own.
+venv="$here/.venv"
+if ! "$venv/bin/python" -c 'import scim2_tester, httpx2' 2>/dev/null; then
+    echo "installing scim2-tester into $venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check \
+        "scim2-tester==0.5.2" "scim2-client[httpx2]==0.13.2" ||
+        { echo "FAILED: could not install scim2-tester from PyPI"; exit 1; }
+fi
+"$venv/bin/python" "$here/scim2_tester_check.py" "$scim" "$token" >"$work/tester.txt" 2>&1
+tester_rc=$?
+grep -A3 '^FAIL' "$work/tester.txt"
+tail -n 1 "$work/tester.txt"
+check "scim2-tester: no failed and no skipped check" "0" "$tester_rc"
+
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

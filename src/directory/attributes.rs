@@ -62,6 +62,14 @@ impl<T> std::fmt::Debug for AttrDef<T> {
 }
 
 impl<T> AttrDef<T> {
+    /// Whether records can be ordered by this attribute.
+    pub fn sortable(&self) -> bool {
+        matches!(
+            self.storage,
+            Storage::Column(_) | Storage::Index | Storage::Status
+        )
+    }
+
     /// The form in which a value is indexed and compared.
     pub fn normalize(&self, value: &str) -> String {
         match self.syntax {

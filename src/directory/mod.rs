@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use audit::AuditEvent;
 pub use error::{DirectoryError, StoreError};
 pub use model::*;
-pub use query::{Filter, Op, Page, Query, Substrings, Value};
+pub use query::{Filter, Op, Page, Query, Sort, Substrings, Value};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
@@ -83,7 +83,8 @@ impl Directory {
         active: bool,
         password: NewPassword,
     ) -> Result<User> {
-        let attrs = validate::user(attrs)?;
+        let mut attrs = validate::user(attrs)?;
+        attrs.active_unassigned = false;
         let hash = self.hash_new_password(&password).await?;
         let now = self.now();
         let user = User {
@@ -131,7 +132,8 @@ impl Directory {
         password: NewPassword,
         expected_version: Option<i64>,
     ) -> Result<User> {
-        let attrs = validate::user(attrs)?;
+        let mut attrs = validate::user(attrs)?;
+        attrs.active_unassigned = active.is_none();
         let hash = self.hash_new_password(&password).await?;
         let current = self.get_user(id).await?;
         if let Some(v) = expected_version {
@@ -237,44 +239,40 @@ impl Directory {
 
     // ----- groups -----
 
+    /// Checks that every named member exists (and is not the group
+    /// itself), dropping repeats; returns them with their kinds.
     async fn resolve_members(
         &self,
         group: Option<Uuid>,
-        ids: &[Uuid],
-    ) -> Result<Vec<(Uuid, MemberKind)>> {
-        let mut unique: Vec<Uuid> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if Some(*id) == group {
+        refs: &[MemberRef],
+    ) -> Result<Vec<Member>> {
+        let mut unique: Vec<&MemberRef> = Vec::with_capacity(refs.len());
+        for r in refs {
+            if Some(r.id) == group {
                 return Err(DirectoryError::invalid(
                     "members",
                     "a group cannot be a member of itself",
                 ));
             }
-            if !unique.contains(id) {
-                unique.push(*id);
+            if !unique.iter().any(|u| u.id == r.id) {
+                unique.push(r);
             }
         }
-        let found = self.store.resolve_members(&unique).await?;
-        if let Some(missing) = unique
-            .iter()
-            .find(|id| !found.iter().any(|(f, _)| f == *id))
-        {
-            return Err(DirectoryError::invalid(
-                "members",
-                format!("no user or group has id {missing}"),
-            ));
-        }
-        Ok(found)
-    }
-
-    fn members_of(found: Vec<(Uuid, MemberKind)>) -> Vec<Member> {
-        found
+        let ids: Vec<Uuid> = unique.iter().map(|r| r.id).collect();
+        let found = self.store.resolve_members(&ids).await?;
+        unique
             .into_iter()
-            .map(|(id, kind)| Member {
-                id,
-                kind,
-                name: String::new(),
-                display: None,
+            .map(|r| match found.iter().find(|(id, _)| *id == r.id) {
+                Some((_, kind)) => Ok(Member {
+                    id: r.id,
+                    kind: *kind,
+                    name: String::new(),
+                    display: r.display.clone(),
+                }),
+                None => Err(DirectoryError::invalid(
+                    "members",
+                    format!("no user or group has id {}", r.id),
+                )),
             })
             .collect()
     }
@@ -284,7 +282,7 @@ impl Directory {
         &self,
         actor: &Actor,
         attrs: GroupAttrs,
-        members: &[Uuid],
+        members: &[MemberRef],
     ) -> Result<Group> {
         let attrs = validate::group(attrs)?;
         let id = Uuid::new_v4();
@@ -293,7 +291,7 @@ impl Directory {
         let group = Group {
             id,
             attrs,
-            members: Self::members_of(found),
+            members: found,
             meta: Meta {
                 created: now,
                 modified: now,
@@ -323,7 +321,7 @@ impl Directory {
         actor: &Actor,
         id: Uuid,
         attrs: GroupAttrs,
-        members: Option<&[Uuid]>,
+        members: Option<&[MemberRef]>,
         expected_version: Option<i64>,
     ) -> Result<Group> {
         let attrs = validate::group(attrs)?;
@@ -343,7 +341,7 @@ impl Directory {
         let new_members = match members {
             Some(ids) => {
                 changed.push("members".into());
-                Self::members_of(self.resolve_members(Some(id), ids).await?)
+                self.resolve_members(Some(id), ids).await?
             }
             None => current.members.clone(),
         };
@@ -378,7 +376,7 @@ impl Directory {
         &self,
         actor: &Actor,
         id: Uuid,
-        add: &[Uuid],
+        add: &[MemberRef],
         remove: &[Uuid],
     ) -> Result<()> {
         let Some(group) = self.store.get_group(id, false).await? else {

@@ -76,8 +76,8 @@ pub struct MultiValue {
     pub display: Option<String>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub primary: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
 }
 
 /// Everything about a user that a client may write. Stored as one document;
@@ -126,6 +126,14 @@ pub struct UserAttrs {
     /// Schema extensions by URN, e.g. the enterprise user extension.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extensions: Map<String, Value>,
+    /// A client removed `active` (RFC 7644 §3.5.2.2): the resource does not
+    /// report it until it is set again. The account's status is unchanged.
+    #[serde(
+        rename = "_activeUnassigned",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub active_unassigned: bool,
 }
 
 impl UserAttrs {
@@ -133,7 +141,7 @@ impl UserAttrs {
     pub fn primary_email(&self) -> Option<&str> {
         self.emails
             .iter()
-            .find(|e| e.primary)
+            .find(|e| e.primary == Some(true))
             .or_else(|| self.emails.first())
             .map(|e| e.value.as_str())
     }
@@ -190,7 +198,14 @@ pub struct Member {
     pub kind: MemberKind,
     /// userName of a user member, displayName of a group member.
     pub name: String,
-    /// displayName of a user member, when it has one.
+    /// The display text the client sent with the member, kept as sent.
+    pub display: Option<String>,
+}
+
+/// A member as a client names it: an id, and optional display text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRef {
+    pub id: Uuid,
     pub display: Option<String>,
 }
 

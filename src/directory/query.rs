@@ -78,10 +78,19 @@ impl<T: 'static> Filter<T> {
     }
 }
 
-/// A filtered, paged request for records.
+/// An ordering by one attribute; records without a value come last.
+#[derive(Debug, Clone)]
+pub struct Sort<T: 'static> {
+    pub attr: &'static AttrDef<T>,
+    pub descending: bool,
+}
+
+/// A filtered, sorted, paged request for records.
 #[derive(Debug, Clone)]
 pub struct Query<T: 'static> {
     pub filter: Filter<T>,
+    /// `None` orders by the record's name (userName, displayName).
+    pub sort: Option<Sort<T>>,
     /// Records to skip (0-based).
     pub offset: usize,
     /// Most records to return; 0 returns only the total.
@@ -92,9 +101,16 @@ impl<T: 'static> Query<T> {
     pub fn new(filter: Filter<T>, offset: usize, limit: usize) -> Query<T> {
         Query {
             filter,
+            sort: None,
             offset,
             limit,
         }
+    }
+
+    /// The same query, sorted.
+    pub fn sorted(mut self, sort: Option<Sort<T>>) -> Query<T> {
+        self.sort = sort;
+        self
     }
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::audit::AuditEvent;
 use super::error::StoreError;
-use super::model::{Group, MemberKind, TokenRecord, User};
+use super::model::{Group, Member, MemberKind, TokenRecord, User};
 use super::query::{Page, Query};
 use super::time::Timestamp;
 
@@ -69,7 +69,7 @@ pub trait Store: Send + Sync {
     async fn modify_members(
         &self,
         group_id: Uuid,
-        add: &[(Uuid, MemberKind)],
+        add: &[Member],
         remove: &[Uuid],
         modified: Timestamp,
         event: &AuditEvent,

@@ -55,7 +55,7 @@ fn multi(attribute: &str, values: &[MultiValue]) -> Result<()> {
             format!("at most {MAX_VALUES} values"),
         ));
     }
-    if values.iter().filter(|v| v.primary).count() > 1 {
+    if values.iter().filter(|v| v.primary == Some(true)).count() > 1 {
         return Err(DirectoryError::invalid(
             attribute,
             "at most one value may be primary",

@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use super::error::{ScimError, ScimResult};
 use super::patch::{OpKind, Operation};
-use super::resources::{canonical, group_from_json, group_to_json, member_ids, GROUP_URN};
+use super::resources::{canonical, group_from_json, group_to_json, member_refs, GROUP_URN};
 use super::{
     base_url, created, if_match, params, parse_id, patch, read_json, resources, respond,
     ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::GROUP_ATTRS;
-use crate::directory::{Actor, GroupAttrs, Query as DirQuery};
+use crate::directory::{Actor, Filter, Group, GroupAttrs, MemberRef, Query as DirQuery};
 
 /// Whether a projection leaves `members` out, so they need not be loaded.
 fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
@@ -62,7 +62,6 @@ pub async fn get(
         &mut body,
         p.attributes.as_deref(),
         p.excluded_attributes.as_deref(),
-        GROUP_URN,
     );
     Ok(respond(StatusCode::OK, body, Some(&group.meta)))
 }
@@ -73,19 +72,43 @@ pub async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
     let p = params(query)?;
-    let filter = p.filter(GROUP_ATTRS, GROUP_URN)?;
+    let (total, offset, items) =
+        page(&state, &headers, &p, p.filter(GROUP_ATTRS, GROUP_URN)?).await?;
+    Ok(p.respond(total, offset, items.into_iter()))
+}
+
+/// `POST /Groups/.search`.
+pub async fn search(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let p = ListParams::from_body(read_json(body)?)?;
+    let (total, offset, items) =
+        page(&state, &headers, &p, p.filter(GROUP_ATTRS, GROUP_URN)?).await?;
+    Ok(p.respond(total, offset, items.into_iter()))
+}
+
+/// One page of groups, rendered: (total, offset, resources).
+pub(super) async fn page(
+    state: &ScimState,
+    headers: &HeaderMap,
+    p: &ListParams,
+    filter: Filter<Group>,
+) -> ScimResult<(usize, usize, Vec<Value>)> {
     let (offset, count) = p.window(state.max_results);
     let with_members = wants_members(p.attributes.as_deref(), p.excluded_attributes.as_deref());
-    let page = state
-        .directory
-        .find_groups(&DirQuery::new(filter, offset, count), with_members)
-        .await?;
-    let base = base_url(&headers);
-    let bodies = page
-        .items
-        .iter()
-        .map(|g| group_to_json(g, &base, with_members));
-    Ok(p.respond(page.total, offset, bodies, GROUP_URN))
+    let query = DirQuery::new(filter, offset, count).sorted(p.sort(GROUP_ATTRS)?);
+    let page = state.directory.find_groups(&query, with_members).await?;
+    let base = base_url(headers);
+    Ok((
+        page.total,
+        offset,
+        page.items
+            .iter()
+            .map(|g| group_to_json(g, &base, with_members))
+            .collect(),
+    ))
 }
 
 pub async fn replace(
@@ -117,8 +140,8 @@ struct GroupChange {
     display_name: Option<String>,
     external_id: Option<Option<String>>,
     /// A new complete member list.
-    members: Option<Vec<Uuid>>,
-    add: Vec<Uuid>,
+    members: Option<Vec<MemberRef>>,
+    add: Vec<MemberRef>,
     remove: Vec<Uuid>,
 }
 
@@ -186,12 +209,14 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
                         continue;
                     }
                     let ids = match &value {
-                        Some(v) => member_ids(v)?,
+                        Some(v) => member_refs(v)?,
                         None => Vec::new(),
                     };
                     match kind {
                         OpKind::Add => change.add.extend(ids),
-                        OpKind::Remove if value.is_some() => change.remove.extend(ids),
+                        OpKind::Remove if value.is_some() => {
+                            change.remove.extend(ids.iter().map(|r| r.id))
+                        }
                         OpKind::Remove | OpKind::Replace => {
                             change.members = Some(ids);
                             change.add.clear();
@@ -259,20 +284,23 @@ pub async fn patch(
         };
         let touched =
             change.members.is_some() || !change.add.is_empty() || !change.remove.is_empty();
-        let members: Option<Vec<Uuid>> = touched.then(|| {
-            let mut all = change
-                .members
-                .clone()
-                .unwrap_or_else(|| current.members.iter().map(|m| m.id).collect());
-            all.retain(|m| !change.remove.contains(m));
-            all.extend(
-                change
-                    .add
+        let members: Option<Vec<MemberRef>> = touched.then(|| {
+            let mut all = change.members.clone().unwrap_or_else(|| {
+                current
+                    .members
                     .iter()
-                    .filter(|a| !all.contains(a))
-                    .copied()
-                    .collect::<Vec<_>>(),
-            );
+                    .map(|m| MemberRef {
+                        id: m.id,
+                        display: m.display.clone(),
+                    })
+                    .collect()
+            });
+            all.retain(|m| !change.remove.contains(&m.id));
+            for a in &change.add {
+                if !all.iter().any(|m| m.id == a.id) {
+                    all.push(a.clone());
+                }
+            }
             all
         });
         dir.replace_group(

@@ -14,13 +14,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::directory::{Directory, Meta};
+use crate::directory::attributes::{by_scim, AttrDef};
+use crate::directory::{Directory, Filter, Meta, Sort};
 use error::{ScimError, ScimResult, CONTENT_TYPE};
 
 /// What every SCIM handler needs.
@@ -38,6 +39,9 @@ pub const BASE_PATH: &str = "/scim/v2";
 pub fn router(state: ScimState) -> Router {
     let protected = Router::new()
         .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(users::search))
+        .route("/Groups/.search", post(groups::search))
+        .route("/.search", post(root_search))
         .route(
             "/Users/{id}",
             get(users::get)
@@ -75,6 +79,45 @@ pub fn router(state: ScimState) -> Router {
                 .method_not_allowed_fallback(method_not_allowed),
         )
         .with_state(state)
+}
+
+/// `POST /.search`: users, then groups, as one paged list. A filter that
+/// names an attribute only one resource type has matches only that type.
+async fn root_search(
+    axum::extract::State(state): axum::extract::State<ScimState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let p = ListParams::from_body(read_json(body)?)?;
+    if p.sort_by.is_some() {
+        return Err(ScimError::invalid_value(
+            "sortBy is not supported across resource types",
+        ));
+    }
+    let user_filter = p.filter(
+        crate::directory::attributes::USER_ATTRS,
+        resources::USER_URN,
+    );
+    let group_filter = p.filter(
+        crate::directory::attributes::GROUP_ATTRS,
+        resources::GROUP_URN,
+    );
+    let (user_filter, group_filter) = match (user_filter, group_filter) {
+        (Err(e), Err(_)) => return Err(e),
+        (u, g) => (u.unwrap_or(Filter::False), g.unwrap_or(Filter::False)),
+    };
+    let (users_total, offset, mut items) = users::page(&state, &headers, &p, user_filter).await?;
+    // The groups' window continues where the users' ended.
+    let (_, count) = p.window(state.max_results);
+    let group_params = ListParams {
+        start_index: Some(offset.saturating_sub(users_total) as i64 + 1),
+        count: Some(count.saturating_sub(items.len()) as i64),
+        ..p.clone()
+    };
+    let (groups_total, _, groups) =
+        groups::page(&state, &headers, &group_params, group_filter).await?;
+    items.extend(groups);
+    Ok(p.respond(users_total + groups_total, offset, items.into_iter()))
 }
 
 async fn not_found() -> ScimError {
@@ -162,7 +205,7 @@ fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
 }
 
 /// Query parameters of a list request (RFC 7644 §3.4.2).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListParams {
     filter: Option<String>,
@@ -170,6 +213,84 @@ struct ListParams {
     count: Option<i64>,
     attributes: Option<String>,
     excluded_attributes: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+}
+
+pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+impl ListParams {
+    /// Reads a SearchRequest body (RFC 7644 §3.4.3); names in any case,
+    /// attribute lists as arrays or comma-separated strings.
+    fn from_body(body: Value) -> ScimResult<ListParams> {
+        let Value::Object(map) = body else {
+            return Err(ScimError::bad_request(
+                "invalidSyntax",
+                "a SearchRequest must be a JSON object",
+            ));
+        };
+        let mut p = ListParams::default();
+        for (key, value) in map {
+            let text = |v: &Value| -> ScimResult<String> {
+                match v {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Array(items) => Ok(items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")),
+                    _ => Err(ScimError::invalid_value(format!("{key} must be a string"))),
+                }
+            };
+            let number = |v: &Value| {
+                v.as_i64()
+                    .ok_or_else(|| ScimError::invalid_value(format!("{key} must be an integer")))
+            };
+            match key.to_ascii_lowercase().as_str() {
+                "schemas" => {}
+                "filter" => p.filter = Some(text(&value)?),
+                "startindex" => p.start_index = Some(number(&value)?),
+                "count" => p.count = Some(number(&value)?),
+                "attributes" => p.attributes = Some(text(&value)?),
+                "excludedattributes" => p.excluded_attributes = Some(text(&value)?),
+                "sortby" => p.sort_by = Some(text(&value)?),
+                "sortorder" => p.sort_order = Some(text(&value)?),
+                _ => {
+                    return Err(ScimError::invalid_value(format!(
+                        "unknown SearchRequest attribute {key}"
+                    )))
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// The requested ordering over the attributes in `table`.
+    fn sort<T>(&self, table: &'static [AttrDef<T>]) -> ScimResult<Option<Sort<T>>> {
+        let descending = match self
+            .sort_order
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("ascending") => false,
+            Some("descending") => true,
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder must be ascending or descending, not {other:?}"
+                )))
+            }
+        };
+        let Some(path) = self.sort_by.as_deref().filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let name = path.rsplit_once(':').map_or(path, |(_, n)| n);
+        let attr = by_scim(table, name)
+            .or_else(|| by_scim(table, &format!("{name}.value")))
+            .filter(|d| d.sortable())
+            .ok_or_else(|| ScimError::invalid_value(format!("cannot sort by {path:?}")))?;
+        Ok(Some(Sort { attr, descending }))
+    }
 }
 
 /// Projection parameters of a single-resource request.
@@ -197,14 +318,10 @@ impl ListParams {
 
 impl ListParams {
     /// The filter of a list request over the attributes in `table`.
-    fn filter<T>(
-        &self,
-        table: &'static [crate::directory::attributes::AttrDef<T>],
-        core_urn: &str,
-    ) -> ScimResult<crate::directory::Filter<T>> {
+    fn filter<T>(&self, table: &'static [AttrDef<T>], core_urn: &str) -> ScimResult<Filter<T>> {
         match self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             Some(text) => filter::parse(text, table, core_urn),
-            None => Ok(crate::directory::Filter::True),
+            None => Ok(Filter::True),
         }
     }
 
@@ -214,7 +331,6 @@ impl ListParams {
         total: usize,
         offset: usize,
         bodies: impl Iterator<Item = Value>,
-        core_urn: &str,
     ) -> Response {
         let items = bodies
             .map(|mut body| {
@@ -222,7 +338,6 @@ impl ListParams {
                     &mut body,
                     self.attributes.as_deref(),
                     self.excluded_attributes.as_deref(),
-                    core_urn,
                 );
                 body
             })

@@ -123,16 +123,27 @@ fn canon(name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
+/// What follows `urn` (and its `:`) in `path`, if the path starts with it.
+fn strip_urn<'a>(path: &'a str, urn: &str) -> Option<&'a str> {
+    let head = path.get(..urn.len())?;
+    if !head.eq_ignore_ascii_case(urn) {
+        return None;
+    }
+    match path[urn.len()..].strip_prefix(':') {
+        Some(rest) => Some(rest),
+        None if path.len() == urn.len() => Some(""),
+        None => None,
+    }
+}
+
 fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     let mut rest = text.trim();
     let mut extension = None;
-    if rest.len() > ENTERPRISE_URN.len()
-        && rest[..ENTERPRISE_URN.len()].eq_ignore_ascii_case(ENTERPRISE_URN)
-    {
+    if let Some(r) = strip_urn(rest, ENTERPRISE_URN) {
         extension = Some(ENTERPRISE_URN);
-        rest = rest[ENTERPRISE_URN.len()..].trim_start_matches(':');
-    } else if rest.len() > core_urn.len() && rest[..core_urn.len()].eq_ignore_ascii_case(core_urn) {
-        rest = rest[core_urn.len()..].trim_start_matches(':');
+        rest = r;
+    } else if let Some(r) = strip_urn(rest, core_urn) {
+        rest = r;
     } else if rest.to_ascii_lowercase().starts_with("urn:") {
         return Err(invalid_path(format!("unknown schema in path {text:?}")));
     }
@@ -162,7 +173,7 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
             None => (rest, None, ""),
         },
     };
-    if head.is_empty() && extension.is_none() {
+    if head.is_empty() && (extension.is_none() || filter.is_some() || !tail.is_empty()) {
         return Err(invalid_path(format!("invalid path {text:?}")));
     }
     Ok(Path {

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::directory::{Group, GroupAttrs, Meta, Status, User, UserAttrs};
+use crate::directory::{Group, GroupAttrs, MemberRef, Meta, Status, User, UserAttrs};
 
 use super::error::{ScimError, ScimResult};
 
@@ -14,6 +14,8 @@ pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The document key of [`UserAttrs::active_unassigned`], never shown to clients.
+const ACTIVE_UNASSIGNED: &str = "_activeUnassigned";
 pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Every attribute and sub-attribute name Roster knows, in canonical case.
@@ -165,7 +167,7 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     canonicalize(&mut body);
     let mut map = object(body)?;
     drop_nulls(&mut map);
-    for read_only in ["schemas", "id", "meta", "groups"] {
+    for read_only in ["schemas", "id", "meta", "groups", ACTIVE_UNASSIGNED] {
         map.remove(read_only);
     }
     let active = match map.remove("active") {
@@ -191,6 +193,9 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     for key in urn_keys {
         let value = map.remove(&key).unwrap_or(Value::Null);
         if key.eq_ignore_ascii_case(ENTERPRISE_URN) {
+            if value.as_object().is_some_and(Map::is_empty) {
+                continue;
+            }
             if !value.is_object() {
                 return Err(ScimError::invalid_value(format!(
                     "{ENTERPRISE_URN} must be an object"
@@ -236,6 +241,7 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    attrs.remove(ACTIVE_UNASSIGNED);
     let mut schemas = vec![Value::from(USER_URN)];
     let extensions = match attrs.remove("extensions") {
         Some(Value::Object(ext)) => ext,
@@ -246,7 +252,12 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
     map.insert("schemas".into(), Value::Array(schemas));
     map.insert("id".into(), user.id.to_string().into());
     map.extend(attrs);
-    map.insert("active".into(), (user.status == Status::Active).into());
+    // `active` says whether the account is active, unless a client removed
+    // it (RFC 7644 §3.5.2.2): then it is unassigned until set again, and the
+    // account keeps the status it had.
+    if !user.attrs.active_unassigned {
+        map.insert("active".into(), (user.status == Status::Active).into());
+    }
     if !user.groups.is_empty() {
         let groups: Vec<Value> = user
             .groups
@@ -273,12 +284,12 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
 /// A group as a client wrote it; `members` is `None` when absent.
 pub struct GroupInput {
     pub attrs: GroupAttrs,
-    pub members: Option<Vec<Uuid>>,
+    pub members: Option<Vec<MemberRef>>,
 }
 
-/// Reads the member ids out of a `members` value (an array of objects
-/// with `value`).
-pub fn member_ids(value: &Value) -> ScimResult<Vec<Uuid>> {
+/// Reads the members named in a `members` value: an array of objects (or
+/// one object) with `value` (the member's id) and optional `display`.
+pub fn member_refs(value: &Value) -> ScimResult<Vec<MemberRef>> {
     let items = match value {
         Value::Array(items) => items.as_slice(),
         Value::Object(_) => std::slice::from_ref(value),
@@ -294,8 +305,10 @@ pub fn member_ids(value: &Value) -> ScimResult<Vec<Uuid>> {
             let id = m.get("value").and_then(Value::as_str).ok_or_else(|| {
                 ScimError::invalid_value("each member needs a \"value\" with the member's id")
             })?;
-            Uuid::parse_str(id)
-                .map_err(|_| ScimError::invalid_value(format!("no user or group has id {id}")))
+            let id = Uuid::parse_str(id)
+                .map_err(|_| ScimError::invalid_value(format!("no user or group has id {id}")))?;
+            let display = m.get("display").and_then(Value::as_str).map(str::to_string);
+            Ok(MemberRef { id, display })
         })
         .collect()
 }
@@ -309,7 +322,7 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
     for read_only in ["schemas", "id", "meta"] {
         map.remove(read_only);
     }
-    let members = map.remove("members").map(|m| member_ids(&m)).transpose()?;
+    let members = map.remove("members").map(|m| member_refs(&m)).transpose()?;
     // Provider-specific extension schemas on groups carry nothing Roster keeps.
     map.retain(|k, _| {
         !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http")
@@ -341,12 +354,15 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
                     crate::directory::MemberKind::User => "Users",
                     crate::directory::MemberKind::Group => "Groups",
                 };
-                json!({
+                let mut member = json!({
                     "value": m.id.to_string(),
-                    "display": m.display.clone().unwrap_or_else(|| m.name.clone()),
-                    "type": m.kind.as_str(),
                     "$ref": format!("{base}/{path}/{}", m.id),
-                })
+                    "type": m.kind.as_str(),
+                });
+                if let Some(d) = &m.display {
+                    member["display"] = d.clone().into();
+                }
+                member
             })
             .collect();
         map.insert("members".into(), Value::Array(members));
@@ -360,21 +376,21 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
 
 /// Applies `attributes` / `excludedAttributes` (RFC 7644 §3.9) to a
 /// rendered resource. `schemas` and `id` are always returned.
-pub fn project(
-    resource: &mut Value,
-    attributes: Option<&str>,
-    excluded: Option<&str>,
-    core_urn: &str,
-) {
+pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<&str>) {
     let Value::Object(map) = resource else { return };
+    // The top-level key each listed path names: an extension URN names the
+    // whole extension object; a core URN prefix is dropped.
     let names = |list: &str| -> Vec<String> {
         list.split(',')
             .map(|a| {
                 let a = a.trim();
-                let a = if a.len() > core_urn.len()
-                    && a[..core_urn.len()].eq_ignore_ascii_case(core_urn)
+                if a.len() >= ENTERPRISE_URN.len()
+                    && a[..ENTERPRISE_URN.len()].eq_ignore_ascii_case(ENTERPRISE_URN)
                 {
-                    &a[core_urn.len() + 1..]
+                    return ENTERPRISE_URN.to_ascii_lowercase();
+                }
+                let a = if a.to_ascii_lowercase().starts_with("urn:") {
+                    a.rsplit_once(':').map_or(a, |(_, n)| n)
                 } else {
                     a
                 };
@@ -411,7 +427,7 @@ mod tests {
         .unwrap();
         assert_eq!(input.attrs.user_name, "alice");
         assert_eq!(input.active, Some(true));
-        assert!(input.attrs.emails[0].primary);
+        assert_eq!(input.attrs.emails[0].primary, Some(true));
         assert_eq!(
             input.attrs.extensions[ENTERPRISE_URN]["employeeNumber"],
             "42"

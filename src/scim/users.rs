@@ -15,7 +15,7 @@ use super::{
     ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::USER_ATTRS;
-use crate::directory::{Actor, DirectoryError, Query as DirQuery};
+use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery, User};
 
 /// How often a PATCH is retried when the user changes underneath it.
 const PATCH_ATTEMPTS: usize = 5;
@@ -53,7 +53,6 @@ pub async fn get(
         &mut body,
         projection.attributes.as_deref(),
         projection.excluded_attributes.as_deref(),
-        USER_URN,
     );
     Ok(respond(StatusCode::OK, body, Some(&user.meta)))
 }
@@ -64,18 +63,38 @@ pub async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
     let p = params(query)?;
-    let filter = p.filter(USER_ATTRS, USER_URN)?;
+    let (total, offset, items) =
+        page(&state, &headers, &p, p.filter(USER_ATTRS, USER_URN)?).await?;
+    Ok(p.respond(total, offset, items.into_iter()))
+}
+
+/// `POST /Users/.search`.
+pub async fn search(
+    State(state): State<ScimState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
+    let p = ListParams::from_body(read_json(body)?)?;
+    let (total, offset, items) =
+        page(&state, &headers, &p, p.filter(USER_ATTRS, USER_URN)?).await?;
+    Ok(p.respond(total, offset, items.into_iter()))
+}
+
+/// One page of users, rendered: (total, offset, resources).
+pub(super) async fn page(
+    state: &ScimState,
+    headers: &HeaderMap,
+    p: &ListParams,
+    filter: Filter<User>,
+) -> ScimResult<(usize, usize, Vec<Value>)> {
     let (offset, count) = p.window(state.max_results);
-    let page = state
-        .directory
-        .find_users(&DirQuery::new(filter, offset, count))
-        .await?;
-    let base = base_url(&headers);
-    Ok(p.respond(
+    let query = DirQuery::new(filter, offset, count).sorted(p.sort(USER_ATTRS)?);
+    let page = state.directory.find_users(&query).await?;
+    let base = base_url(headers);
+    Ok((
         page.total,
         offset,
-        page.items.iter().map(|u| user_to_json(u, &base)),
-        USER_URN,
+        page.items.iter().map(|u| user_to_json(u, &base)).collect(),
     ))
 }
 

@@ -89,6 +89,7 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> 
         q = match arg {
             Arg::Text(s) => q.bind(s.as_str()),
             Arg::Int(i) => q.bind(*i),
+            Arg::Null => q.bind(None::<String>),
         };
     }
     q
@@ -209,21 +210,24 @@ async fn write_password(
 async fn add_members(
     tx: &mut Transaction<'_, Any>,
     group: Uuid,
-    members: &[(Uuid, MemberKind)],
+    members: &[Member],
 ) -> Result<(), StoreError> {
-    for chunk in members.chunks(500) {
-        let mut sql =
-            Sql::new("INSERT INTO group_members (group_id, member_id, member_kind) VALUES ");
-        for (i, (id, kind)) in chunk.iter().enumerate() {
+    for chunk in members.chunks(400) {
+        let mut sql = Sql::new(
+            "INSERT INTO group_members (group_id, member_id, member_kind, display) VALUES ",
+        );
+        for (i, m) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
             sql.push("(")
                 .bind(Arg::Text(group.to_string()))
                 .push(", ")
-                .bind(Arg::Text(id.to_string()))
+                .bind(Arg::Text(m.id.to_string()))
                 .push(", ")
-                .bind(Arg::Text(kind.as_str().to_string()))
+                .bind(Arg::Text(m.kind.as_str().to_string()))
+                .push(", ")
+                .bind(m.display.clone().map_or(Arg::Null, Arg::Text))
                 .push(")");
         }
         sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
@@ -266,7 +270,7 @@ impl SqlStore {
             return Ok(());
         }
         let mut sql = Sql::new(
-            "SELECT m.group_id, m.member_id, m.member_kind, u.user_name, u.display_name, mg.display_name \
+            "SELECT m.group_id, m.member_id, m.member_kind, u.user_name, m.display, mg.display_name \
              FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups mg ON mg.id = m.member_id \
              WHERE m.group_id IN (",
         );
@@ -279,12 +283,12 @@ impl SqlStore {
             let id: String = row.try_get(1).map_err(backend)?;
             let kind: String = row.try_get(2).map_err(backend)?;
             let user_name: Option<String> = row.try_get(3).map_err(backend)?;
-            let user_display: Option<String> = row.try_get(4).map_err(backend)?;
+            let display: Option<String> = row.try_get(4).map_err(backend)?;
             let group_name: Option<String> = row.try_get(5).map_err(backend)?;
-            let (kind, name, display) = if kind == "Group" {
-                (MemberKind::Group, group_name, None)
+            let (kind, name) = if kind == "Group" {
+                (MemberKind::Group, group_name)
             } else {
-                (MemberKind::User, user_name, user_display)
+                (MemberKind::User, user_name)
             };
             let Some(name) = name else { continue };
             let member = Member {
@@ -323,7 +327,14 @@ impl SqlStore {
         if q.limit > 0 && (q.offset as i64) < total {
             let mut sql = Sql::new(&format!("SELECT {columns} FROM {from}"));
             where_clause(&mut sql, q, layout);
-            page_clause(&mut sql, order, q.offset, q.limit);
+            let sorted = match &q.sort {
+                Some(sort) => sql::order_by(sort, layout, order, &mut sql),
+                None => None,
+            };
+            if sorted.is_none() {
+                sql.push(" ORDER BY ").push(order);
+            }
+            page_clause(&mut sql, q.offset, q.limit);
             let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
             items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
         }
@@ -368,11 +379,9 @@ fn where_clause<T>(sql: &mut Sql, query: &Query<T>, layout: &sql::Layout) {
     condition(&query.filter, layout, sql);
 }
 
-/// Appends ordering and the page window.
-fn page_clause(sql: &mut Sql, order: &str, offset: usize, limit: usize) {
-    sql.push(" ORDER BY ")
-        .push(order)
-        .push(" LIMIT ")
+/// Appends the page window.
+fn page_clause(sql: &mut Sql, offset: usize, limit: usize) {
+    sql.push(" LIMIT ")
         .bind(Arg::Int(limit as i64))
         .push(" OFFSET ")
         .bind(Arg::Int(offset as i64));
@@ -551,8 +560,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        let members: Vec<_> = group.members.iter().map(|m| (m.id, m.kind)).collect();
-        add_members(&mut tx, group.id, &members).await?;
+        add_members(&mut tx, group.id, &group.members).await?;
         write_audit(&mut tx, event).await?;
         tx.commit().await.map_err(backend)
     }
@@ -590,8 +598,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-            let members: Vec<_> = group.members.iter().map(|m| (m.id, m.kind)).collect();
-            add_members(&mut tx, group.id, &members).await?;
+            add_members(&mut tx, group.id, &group.members).await?;
         }
         write_audit(&mut tx, event).await?;
         tx.commit().await.map_err(backend)
@@ -600,7 +607,7 @@ impl Store for SqlStore {
     async fn modify_members(
         &self,
         group_id: Uuid,
-        add: &[(Uuid, MemberKind)],
+        add: &[Member],
         remove: &[Uuid],
         modified: Timestamp,
         event: &AuditEvent,

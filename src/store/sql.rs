@@ -3,13 +3,15 @@
 //! subqueries over indexed tables, and NULL for LDAP's "undefined".
 
 use crate::directory::attributes::{AttrDef, Storage, Syntax};
-use crate::directory::{Filter, Op, Substrings, Value};
+use crate::directory::{Filter, Op, Sort, Substrings, Value};
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Text(String),
     Int(i64),
+    /// SQL NULL (bound as a text-typed null).
+    Null,
 }
 
 /// SQL text with its arguments, numbered `$1…` in order.
@@ -73,6 +75,30 @@ pub const GROUPS: Layout = Layout {
 };
 
 const UNDEFINED: &str = "CAST(NULL AS BOOLEAN)";
+
+/// Appends `ORDER BY` for a sort (values missing last, then `tiebreak`),
+/// or `None` if the attribute cannot order records.
+pub fn order_by<T>(sort: &Sort<T>, layout: &Layout, tiebreak: &str, sql: &mut Sql) -> Option<()> {
+    let a = layout.alias;
+    let expr = match sort.attr.storage {
+        Storage::Column(column) => format!("{a}.{column}"),
+        Storage::Status => format!("{a}.status"),
+        Storage::Index => {
+            let (table, key) = layout.index?;
+            sql.args.push(Arg::Text(sort.attr.key.to_string()));
+            format!(
+                "(SELECT MIN(i.value) FROM {table} i WHERE i.{key} = {a}.id AND i.attr = ${})",
+                sql.args.len()
+            )
+        }
+        _ => return None,
+    };
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    sql.push(&format!(
+        " ORDER BY CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END, {expr} {direction}, {tiebreak}"
+    ));
+    Some(())
+}
 
 /// Appends the SQL condition for `filter` to `sql`.
 pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
@@ -169,7 +195,7 @@ fn comparison<T>(def: &AttrDef<T>, op: Op, value: &Value) -> Option<(&'static st
         (Op::Co, Arg::Text(s)) => like(format!("%{}%", escape_like(&s))),
         (Op::Sw, Arg::Text(s)) => like(format!("{}%", escape_like(&s))),
         (Op::Ew, Arg::Text(s)) => like(format!("%{}", escape_like(&s))),
-        (_, Arg::Int(_)) => None,
+        (_, Arg::Int(_) | Arg::Null) => None,
     }
 }
 
