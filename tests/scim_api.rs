@@ -169,7 +169,10 @@ async fn authentication_is_required_except_for_discovery() {
         .json()
         .await
         .unwrap();
-    assert_eq!(schemas["totalResults"], 3);
+    assert_eq!(
+        schemas["totalResults"], 6,
+        "User, EnterpriseUser, Group and the three discovery schemas"
+    );
     let user_schema = &schemas["Resources"][0];
     let password = user_schema["attributes"]
         .as_array()
@@ -231,6 +234,25 @@ async fn not_found_and_oversize_and_precondition() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+
+    // If-None-Match: 304 while the version is current, the resource after a change.
+    let get = |tag: &str| {
+        t.http
+            .get(format!("{}/Users/{id}", t.scim))
+            .bearer_auth(&t.token)
+            .header("If-None-Match", tag)
+            .send()
+    };
+    let resp = get("W/\"1\"").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(resp.headers()["etag"], "W/\"1\"");
+    let resp = get("W/\"0\"").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // /Me: tokens stand for no user.
+    let (status, err) = t.scim(Method::GET, "/Me", None).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(err["status"], "501");
 }
 
 #[tokio::test(flavor = "multi_thread")]

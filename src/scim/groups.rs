@@ -13,8 +13,8 @@ use super::error::{ScimError, ScimResult};
 use super::patch::{OpKind, Operation};
 use super::resources::{canonical, group_from_json, group_to_json, member_refs, GROUP_URN};
 use super::{
-    base_url, created, if_match, params, parse_id, patch, read_json, resources, respond,
-    ListParams, Projection, ScimState,
+    base_url, created, if_match, not_modified, params, parse_id, patch, read_json, resources,
+    respond, ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::GROUP_ATTRS;
 use crate::directory::{Actor, Filter, Group, GroupAttrs, MemberRef, Query as DirQuery};
@@ -57,6 +57,9 @@ pub async fn get(
 ) -> ScimResult<Response> {
     let p = params(query)?;
     let group = state.directory.get_group(parse_id(&id, "group")?).await?;
+    if let Some(response) = not_modified(&headers, &group.meta) {
+        return Ok(response);
+    }
     let mut body = group_to_json(&group, &base_url(&headers), true);
     resources::project(
         &mut body,

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,6 +42,7 @@ pub fn router(state: ScimState) -> Router {
         .route("/Users/.search", post(users::search))
         .route("/Groups/.search", post(groups::search))
         .route("/.search", post(root_search))
+        .route("/Me", any(me))
         .route(
             "/Users/{id}",
             get(users::get)
@@ -118,6 +119,37 @@ async fn root_search(
         groups::page(&state, &headers, &group_params, group_filter).await?;
     items.extend(groups);
     Ok(p.respond(users_total + groups_total, offset, items.into_iter()))
+}
+
+/// `/Me` (RFC 7644 §3.11): SCIM callers authenticate with tokens, which
+/// stand for no user, so there is no "me" to serve.
+async fn me() -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "/Me is not available: SCIM clients authenticate with bearer tokens that stand for no user",
+    )
+}
+
+/// A 304 answer when `If-None-Match` names the resource's current version.
+fn not_modified(headers: &HeaderMap, meta: &Meta) -> Option<Response> {
+    let current = resources::etag(meta);
+    let matches = headers
+        .get(header::IF_NONE_MATCH)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .any(|tag| {
+            tag.trim() == "*"
+                || tag.trim().trim_start_matches("W/") == current.trim_start_matches("W/")
+        });
+    matches.then(|| {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&current) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        response
+    })
 }
 
 async fn not_found() -> ScimError {

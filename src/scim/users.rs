@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::error::{ScimError, ScimResult};
 use super::resources::{user_from_json, user_to_json, USER_URN};
 use super::{
-    base_url, created, if_match, params, parse_id, patch, read_json, resources, respond,
-    ListParams, Projection, ScimState,
+    base_url, created, if_match, not_modified, params, parse_id, patch, read_json, resources,
+    respond, ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::USER_ATTRS;
 use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery, User};
@@ -48,6 +48,9 @@ pub async fn get(
 ) -> ScimResult<Response> {
     let projection = params(query)?;
     let user = state.directory.get_user(parse_id(&id, "user")?).await?;
+    if let Some(response) = not_modified(&headers, &user.meta) {
+        return Ok(response);
+    }
     let mut body = user_to_json(&user, &base_url(&headers));
     resources::project(
         &mut body,
