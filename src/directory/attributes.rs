@@ -132,6 +132,12 @@ pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("ims.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.ims)),
     attr!("roles.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.roles)),
     attr!("entitlements.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.entitlements)),
+    attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", scim: true, ldap: ["employeeNumber"], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("employeeNumber"))),
+    attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("costCenter"))),
+    attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization", scim: true, ldap: ["o"], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("organization"))),
+    attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("division"))),
+    attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", scim: true, ldap: ["departmentNumber"], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("department"))),
+    attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", scim: true, ldap: [], Id, Storage::Index, |u| one(&u.attrs.enterprise("manager.value"))),
     attr!("groups.value", scim: true, ldap: [], Id, Storage::MemberOfId, |u| u.groups.iter().map(|g| g.id.to_string()).collect()),
     attr!("groups.display", scim: true, ldap: ["memberOf"], CaseIgnore, Storage::MemberOfName, |u| u.groups.iter().map(|g| g.display_name.clone()).collect()),
 ];

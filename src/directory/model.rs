@@ -43,6 +43,9 @@ pub struct Meta {
     pub version: i64,
 }
 
+/// The enterprise user extension (RFC 7643 §4.3).
+pub const ENTERPRISE_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
 /// A user's name parts (RFC 7643 §4.1.1).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -137,6 +140,16 @@ pub struct UserAttrs {
 }
 
 impl UserAttrs {
+    /// A string attribute of the enterprise extension; `path` may name a
+    /// sub-attribute, as in `manager.value`.
+    pub fn enterprise(&self, path: &str) -> Option<String> {
+        let mut v = self.extensions.get(ENTERPRISE_USER_URN)?;
+        for part in path.split('.') {
+            v = v.get(part)?;
+        }
+        v.as_str().map(str::to_string)
+    }
+
     /// The primary email, or the first one.
     pub fn primary_email(&self) -> Option<&str> {
         self.emails

@@ -190,10 +190,10 @@ impl<T> Parser<'_, T> {
             let (schema, attr) = path
                 .rsplit_once(':')
                 .ok_or_else(|| invalid(format!("invalid attribute path {path:?}")))?;
-            if !schema.eq_ignore_ascii_case(self.core_urn) {
-                return Err(invalid(format!("attribute {path:?} is not filterable")));
+            // Core attributes may carry their schema; extension attributes must.
+            if schema.eq_ignore_ascii_case(self.core_urn) {
+                name = attr;
             }
-            name = attr;
         }
         by_scim(self.table, name)
             .or_else(|| by_scim(self.table, &format!("{name}.value")))

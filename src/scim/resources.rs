@@ -12,7 +12,7 @@ use super::error::{ScimError, ScimResult};
 
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub use crate::directory::ENTERPRISE_USER_URN as ENTERPRISE_URN;
 pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// The document key of [`UserAttrs::active_unassigned`], never shown to clients.
 const ACTIVE_UNASSIGNED: &str = "_activeUnassigned";
@@ -195,6 +195,13 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
         if key.eq_ignore_ascii_case(ENTERPRISE_URN) {
             if value.as_object().is_some_and(Map::is_empty) {
                 continue;
+            }
+            let mut value = value;
+            // Entra ID sends the manager as a bare id; keep the RFC's object.
+            if let Some(manager) = value.get_mut("manager") {
+                if let Value::String(id) = manager {
+                    *manager = json!({ "value": id.clone() });
+                }
             }
             if !value.is_object() {
                 return Err(ScimError::invalid_value(format!(
