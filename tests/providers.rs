@@ -132,7 +132,7 @@ async fn entra_id_user_lifecycle() {
     assert_eq!(status, StatusCode::OK);
     let (_, found) = get_raw(
         &t,
-        &format!("/Users?filter=externalId+eq+%220a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef%22"),
+        "/Users?filter=externalId+eq+%220a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef%22",
     )
     .await;
     assert_eq!(found["totalResults"], 1);
