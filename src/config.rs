@@ -46,6 +46,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Largest `count` a SCIM list returns per page.
     pub max_results: usize,
+    /// Most operations in one SCIM Bulk request.
+    pub bulk_max_operations: usize,
 }
 
 /// The LDAP listener.
@@ -119,6 +121,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
+            bulk_max_operations: 1000,
         }
     }
 }

@@ -39,6 +39,8 @@ pub fn app(directory: Directory, config: &HttpConfig) -> Router {
     let scim = scim::router(ScimState {
         directory: directory.clone(),
         max_results: config.max_results,
+        bulk_max_operations: config.bulk_max_operations,
+        max_payload_bytes: config.max_body_bytes,
     });
     Router::new()
         .route("/healthz", get(healthz))

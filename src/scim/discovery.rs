@@ -48,6 +48,11 @@ pub async fn service_provider_config(
 ) -> Response {
     let mut doc = located(service_provider().clone(), &base_url(&headers));
     doc["filter"]["maxResults"] = state.max_results.into();
+    doc["bulk"] = serde_json::json!({
+        "supported": true,
+        "maxOperations": state.bulk_max_operations,
+        "maxPayloadSize": state.max_payload_bytes,
+    });
     respond(StatusCode::OK, doc, None)
 }
 

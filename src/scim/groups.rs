@@ -39,14 +39,42 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    let input = group_from_json(read_json(body)?)?;
+    let group = create_group(&state, &actor, read_json(body)?).await?;
+    Ok(created(
+        group_to_json(&group, &base_url(&headers), true),
+        &group.meta,
+    ))
+}
+
+/// Creates a group from a Group resource (POST /Groups and Bulk).
+pub(super) async fn create_group(
+    state: &ScimState,
+    actor: &Actor,
+    body: Value,
+) -> ScimResult<Group> {
+    let input = group_from_json(body)?;
     let members = input.members.unwrap_or_default();
-    let group = state
+    Ok(state
         .directory
-        .create_group(&actor, input.attrs, &members)
-        .await?;
-    let base = base_url(&headers);
-    Ok(created(group_to_json(&group, &base, true), &group.meta))
+        .create_group(actor, input.attrs, &members)
+        .await?)
+}
+
+/// Replaces a group from a Group resource (PUT and Bulk); absent members
+/// means no members.
+pub(super) async fn replace_group(
+    state: &ScimState,
+    actor: &Actor,
+    id: Uuid,
+    body: Value,
+    expected: Option<i64>,
+) -> ScimResult<Group> {
+    let input = group_from_json(body)?;
+    let members = input.members.unwrap_or_default();
+    Ok(state
+        .directory
+        .replace_group(actor, id, input.attrs, Some(&members), expected)
+        .await?)
 }
 
 pub async fn get(
@@ -122,14 +150,7 @@ pub async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let id = parse_id(&id, "group")?;
-    let expected = if_match(&headers)?;
-    let input = group_from_json(read_json(body)?)?;
-    // PUT replaces: absent members means no members.
-    let members = input.members.unwrap_or_default();
-    let group = state
-        .directory
-        .replace_group(&actor, id, input.attrs, Some(&members), expected)
-        .await?;
+    let group = replace_group(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
         group_to_json(&group, &base_url(&headers), true),
@@ -266,13 +287,29 @@ pub async fn patch(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let id = parse_id(&id, "group")?;
-    let expected = if_match(&headers)?;
-    let change = plan(&patch::parse(read_json(body)?)?)?;
+    let group = patch_group(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
+    Ok(respond(
+        StatusCode::OK,
+        group_to_json(&group, &base_url(&headers), true),
+        Some(&group.meta),
+    ))
+}
+
+/// Applies a PatchOp to a group (PATCH and Bulk). Changes that only add or
+/// remove members touch only those members.
+pub(super) async fn patch_group(
+    state: &ScimState,
+    actor: &Actor,
+    id: Uuid,
+    body: Value,
+    expected: Option<i64>,
+) -> ScimResult<Group> {
+    let change = plan(&patch::parse(body)?)?;
     let dir = &state.directory;
     let attrs_change = change.display_name.is_some() || change.external_id.is_some();
     if !attrs_change && change.members.is_none() && expected.is_none() {
         // Only members named: add and remove them, nothing else.
-        dir.modify_group_members(&actor, id, &change.add, &change.remove)
+        dir.modify_group_members(actor, id, &change.add, &change.remove)
             .await?;
     } else {
         let current = dir.get_group(id).await?;
@@ -307,7 +344,7 @@ pub async fn patch(
             all
         });
         dir.replace_group(
-            &actor,
+            actor,
             id,
             attrs,
             members.as_deref(),
@@ -315,12 +352,7 @@ pub async fn patch(
         )
         .await?;
     }
-    let group = dir.get_group(id).await?;
-    Ok(respond(
-        StatusCode::OK,
-        group_to_json(&group, &base_url(&headers), true),
-        Some(&group.meta),
-    ))
+    Ok(dir.get_group(id).await?)
 }
 
 pub async fn delete(

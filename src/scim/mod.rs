@@ -2,6 +2,7 @@
 //! on the [`Directory`] and its answers into SCIM JSON.
 
 mod auth;
+mod bulk;
 mod discovery;
 pub mod error;
 pub mod filter;
@@ -30,6 +31,10 @@ pub struct ScimState {
     pub directory: Directory,
     /// The largest page a list returns.
     pub max_results: usize,
+    /// Most operations in one Bulk request.
+    pub bulk_max_operations: usize,
+    /// Largest request body, in bytes (Bulk's maxPayloadSize).
+    pub max_payload_bytes: usize,
 }
 
 /// The path under which SCIM is served.
@@ -43,6 +48,7 @@ pub fn router(state: ScimState) -> Router {
         .route("/Groups/.search", post(groups::search))
         .route("/.search", post(root_search))
         .route("/Me", any(me))
+        .route("/Bulk", post(bulk::bulk))
         .route(
             "/Users/{id}",
             get(users::get)

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::directory::attributes::USER_ATTRS;
 use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery, User};
+use uuid::Uuid;
 
 /// How often a PATCH is retried when the user changes underneath it.
 const PATCH_ATTEMPTS: usize = 5;
@@ -26,18 +27,95 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    let input = user_from_json(read_json(body)?)?;
-    let user = state
+    let user = create_user(&state, &actor, read_json(body)?).await?;
+    Ok(created(
+        user_to_json(&user, &base_url(&headers)),
+        &user.meta,
+    ))
+}
+
+/// Creates a user from a User resource (POST /Users and Bulk).
+pub(super) async fn create_user(state: &ScimState, actor: &Actor, body: Value) -> ScimResult<User> {
+    let input = user_from_json(body)?;
+    Ok(state
         .directory
         .create_user(
-            &actor,
+            actor,
             input.attrs,
             input.active.unwrap_or(true),
             input.password,
         )
-        .await?;
-    let base = base_url(&headers);
-    Ok(created(user_to_json(&user, &base), &user.meta))
+        .await?)
+}
+
+/// Replaces a user from a User resource (PUT and Bulk).
+pub(super) async fn replace_user(
+    state: &ScimState,
+    actor: &Actor,
+    id: Uuid,
+    body: Value,
+    expected: Option<i64>,
+) -> ScimResult<User> {
+    let input = user_from_json(body)?;
+    Ok(state
+        .directory
+        .replace_user(
+            actor,
+            id,
+            input.attrs,
+            input.active,
+            input.password,
+            expected,
+        )
+        .await?)
+}
+
+/// Applies a PatchOp to a user (PATCH and Bulk), retrying when the user
+/// changes underneath unless the client named a version.
+pub(super) async fn patch_user(
+    state: &ScimState,
+    actor: &Actor,
+    id: Uuid,
+    body: Value,
+    expected: Option<i64>,
+) -> ScimResult<User> {
+    let ops = patch::parse(body)?;
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = state.directory.get_user(id).await?;
+        if expected.is_some_and(|v| v != current.meta.version) {
+            return Err(DirectoryError::VersionMismatch.into());
+        }
+        let Value::Object(mut doc) = user_to_json(&current, "") else {
+            return Err(DirectoryError::Internal("user did not render as an object".into()).into());
+        };
+        for computed in ["meta", "groups", "schemas", "id"] {
+            doc.remove(computed);
+        }
+        patch::apply(&mut doc, &ops, USER_URN)?;
+        let input = user_from_json(Value::Object(doc))?;
+        let version = Some(current.meta.version);
+        match state
+            .directory
+            .replace_user(
+                actor,
+                id,
+                input.attrs,
+                input.active,
+                input.password,
+                version,
+            )
+            .await
+        {
+            Ok(user) => return Ok(user),
+            Err(DirectoryError::VersionMismatch) if expected.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ScimError::new(
+        StatusCode::CONFLICT,
+        None,
+        "the user kept changing; try again",
+    ))
 }
 
 pub async fn get(
@@ -109,19 +187,7 @@ pub async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let id = parse_id(&id, "user")?;
-    let expected = if_match(&headers)?;
-    let input = user_from_json(read_json(body)?)?;
-    let user = state
-        .directory
-        .replace_user(
-            &actor,
-            id,
-            input.attrs,
-            input.active,
-            input.password,
-            expected,
-        )
-        .await?;
+    let user = replace_user(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
         user_to_json(&user, &base_url(&headers)),
@@ -137,49 +203,11 @@ pub async fn patch(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let id = parse_id(&id, "user")?;
-    let expected = if_match(&headers)?;
-    let ops = patch::parse(read_json(body)?)?;
-    let base = base_url(&headers);
-    for _ in 0..PATCH_ATTEMPTS {
-        let current = state.directory.get_user(id).await?;
-        if expected.is_some_and(|v| v != current.meta.version) {
-            return Err(DirectoryError::VersionMismatch.into());
-        }
-        let Value::Object(mut doc) = user_to_json(&current, &base) else {
-            return Err(DirectoryError::Internal("user did not render as an object".into()).into());
-        };
-        for computed in ["meta", "groups", "schemas", "id"] {
-            doc.remove(computed);
-        }
-        patch::apply(&mut doc, &ops, USER_URN)?;
-        let input = user_from_json(Value::Object(doc))?;
-        match state
-            .directory
-            .replace_user(
-                &actor,
-                id,
-                input.attrs,
-                input.active,
-                input.password,
-                Some(current.meta.version),
-            )
-            .await
-        {
-            Ok(user) => {
-                return Ok(respond(
-                    StatusCode::OK,
-                    user_to_json(&user, &base),
-                    Some(&user.meta),
-                ))
-            }
-            Err(DirectoryError::VersionMismatch) if expected.is_none() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ScimError::new(
-        StatusCode::CONFLICT,
-        None,
-        "the user kept changing; try again",
+    let user = patch_user(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
+    Ok(respond(
+        StatusCode::OK,
+        user_to_json(&user, &base_url(&headers)),
+        Some(&user.meta),
     ))
 }
 
