@@ -87,6 +87,71 @@ async fn search_requests_per_type_and_at_the_root() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn value_filters_match_within_one_element() {
+    let t = start().await;
+    for (name, work, home) in [
+        ("ann", "ann@x.com", "ann@home.org"),
+        ("ben", "ben@home.org", "ben@x.com"),
+    ] {
+        let (status, _) = t
+            .scim(Method::POST, "/Users", Some(json!({"userName": name, "emails": [
+                {"value": work, "type": "work", "primary": true}, {"value": home, "type": "home"}
+            ]})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let find = |filter: &str| {
+        let t = &t;
+        let filter = filter.to_string();
+        async move {
+            let (status, list) = t
+                .scim(
+                    Method::POST,
+                    "/Users/.search",
+                    Some(json!({"filter": filter})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{filter}: {list}");
+            let mut found = names(&list, "userName");
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(
+        find(r#"emails[type eq "work" and value co "@x.com"]"#).await,
+        vec!["ann"]
+    );
+    assert_eq!(
+        find(r#"emails[type eq "home" and value ew "x.com"]"#).await,
+        vec!["ben"]
+    );
+    assert_eq!(
+        find(r#"emails.type eq "work" and emails.value co "@x.com""#).await,
+        vec!["ann", "ben"],
+        "uncorrelated"
+    );
+    assert_eq!(
+        find(r#"emails[primary eq true and value sw "ben"]"#).await,
+        vec!["ben"]
+    );
+    assert_eq!(
+        find(r#"emails[not (type eq "work")] and userName eq "ann""#).await,
+        vec!["ann"]
+    );
+    let (status, err) = t
+        .scim(
+            Method::POST,
+            "/Users/.search",
+            Some(json!({"filter": "emails[shoe eq 1]"})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalidFilter"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sorting_by_columns_and_indexed_attributes() {
     let t = start().await;
     for (name, title) in [

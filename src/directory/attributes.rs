@@ -53,6 +53,15 @@ pub struct AttrDef<T> {
     pub storage: Storage,
     /// The attribute's values on a record, unnormalised.
     pub values: fn(&T) -> Vec<String>,
+    /// For a sub-attribute of a multi-valued attribute (`emails.type`): the
+    /// parent, and the values with the position of the element each is in.
+    pub element: Option<Element<T>>,
+}
+
+/// Where a sub-attribute's values sit among its parent's elements.
+pub struct Element<T> {
+    pub parent: &'static str,
+    pub values: fn(&T) -> Vec<(usize, String)>,
 }
 
 impl<T> std::fmt::Debug for AttrDef<T> {
@@ -83,12 +92,26 @@ fn one(v: &Option<String>) -> Vec<String> {
     v.iter().cloned().collect()
 }
 
-fn values_of(v: &[MultiValue]) -> Vec<String> {
-    v.iter().map(|m| m.value.clone()).collect()
+/// A sub-attribute of one element of a multi-valued attribute.
+fn field(m: &MultiValue, name: &str) -> Option<String> {
+    match name {
+        "value" => Some(m.value.clone()),
+        "type" => m.kind.clone(),
+        "display" => m.display.clone(),
+        "primary" => m.primary.map(|b| b.to_string()),
+        _ => None,
+    }
 }
 
-fn types_of(v: &[MultiValue]) -> Vec<String> {
-    v.iter().filter_map(|m| m.kind.clone()).collect()
+fn plain(list: &[MultiValue], name: &str) -> Vec<String> {
+    list.iter().filter_map(|m| field(m, name)).collect()
+}
+
+fn positions(list: &[MultiValue], name: &str) -> Vec<(usize, String)> {
+    list.iter()
+        .enumerate()
+        .filter_map(|(i, m)| field(m, name).map(|v| (i, v)))
+        .collect()
 }
 
 macro_rules! attr {
@@ -100,6 +123,26 @@ macro_rules! attr {
             syntax: Syntax::$syntax,
             storage: $storage,
             values: $values,
+            element: None,
+        }
+    };
+}
+
+/// A sub-attribute of a multi-valued attribute of users, indexed with the
+/// position of its element.
+macro_rules! sub {
+    ($parent:literal, $field:literal, ldap: [$($ldap:literal),*], $syntax:ident, $list:ident) => {
+        AttrDef {
+            key: concat!($parent, ".", $field),
+            scim: true,
+            ldap: &[$($ldap),*],
+            syntax: Syntax::$syntax,
+            storage: Storage::Index,
+            values: |u: &User| plain(&u.attrs.$list, $field),
+            element: Some(Element {
+                parent: $parent,
+                values: |u: &User| positions(&u.attrs.$list, $field),
+            }),
         }
     };
 }
@@ -125,13 +168,15 @@ pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("locale", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.locale)),
     attr!("timezone", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.timezone)),
     attr!("profileUrl", scim: true, ldap: ["labeledURI"], CaseExact, Storage::Index, |u| one(&u.attrs.profile_url)),
-    attr!("emails.value", scim: true, ldap: ["mail", "email"], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.emails)),
-    attr!("emails.type", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| types_of(&u.attrs.emails)),
-    attr!("phoneNumbers.value", scim: true, ldap: ["telephoneNumber"], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.phone_numbers)),
-    attr!("phoneNumbers.type", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| types_of(&u.attrs.phone_numbers)),
-    attr!("ims.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.ims)),
-    attr!("roles.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.roles)),
-    attr!("entitlements.value", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| values_of(&u.attrs.entitlements)),
+    sub!("emails", "value", ldap: ["mail", "email"], CaseIgnore, emails),
+    sub!("emails", "type", ldap: [], CaseIgnore, emails),
+    sub!("emails", "primary", ldap: [], Boolean, emails),
+    sub!("phoneNumbers", "value", ldap: ["telephoneNumber"], CaseIgnore, phone_numbers),
+    sub!("phoneNumbers", "type", ldap: [], CaseIgnore, phone_numbers),
+    sub!("ims", "value", ldap: [], CaseIgnore, ims),
+    sub!("ims", "type", ldap: [], CaseIgnore, ims),
+    sub!("roles", "value", ldap: [], CaseIgnore, roles),
+    sub!("entitlements", "value", ldap: [], CaseIgnore, entitlements),
     attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", scim: true, ldap: ["employeeNumber"], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("employeeNumber"))),
     attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("costCenter"))),
     attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization", scim: true, ldap: ["o"], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("organization"))),
@@ -177,15 +222,28 @@ pub fn by_key<T>(table: &'static [AttrDef<T>], key: &str) -> Option<&'static Att
     table.iter().find(|d| d.key == key)
 }
 
-/// The index rows of a user: `(key, normalised value)` for every
-/// attribute the store keeps in the index table.
-pub fn user_index(user: &User) -> Vec<(&'static str, String)> {
-    let mut rows = Vec::new();
+/// One row of a user's index: attribute key, normalised value, and the
+/// position of the element it came from (for sub-attributes).
+pub type IndexRow = (&'static str, String, Option<usize>);
+
+/// The index rows of every attribute the store keeps in the index table.
+pub fn user_index(user: &User) -> Vec<IndexRow> {
+    let mut rows: Vec<IndexRow> = Vec::new();
     for def in USER_ATTRS.iter().filter(|d| d.storage == Storage::Index) {
-        for v in (def.values)(user) {
+        let values: Vec<(Option<usize>, String)> = match &def.element {
+            Some(e) => (e.values)(user)
+                .into_iter()
+                .map(|(i, v)| (Some(i), v))
+                .collect(),
+            None => (def.values)(user).into_iter().map(|v| (None, v)).collect(),
+        };
+        for (pos, v) in values {
             let v = def.normalize(&v);
-            if !rows.iter().any(|(k, x)| *k == def.key && *x == v) {
-                rows.push((def.key, v));
+            if !rows
+                .iter()
+                .any(|(k, x, p)| *k == def.key && *x == v && *p == pos)
+            {
+                rows.push((def.key, v, pos));
             }
         }
     }

@@ -45,6 +45,10 @@ pub enum Filter<T: 'static> {
     Compare(&'static AttrDef<T>, Op, Value),
     /// LDAP's `initial*any*…*final` pattern.
     Substring(&'static AttrDef<T>, Substrings),
+    /// True when one element of the named multi-valued attribute satisfies
+    /// the inner filter, whose attributes are that attribute's
+    /// sub-attributes (SCIM's `emails[type eq "work" and value co "@x"]`).
+    Element(&'static str, Box<Filter<T>>),
 }
 
 /// The parts of a substring assertion, in order.
@@ -72,7 +76,7 @@ impl<T: 'static> Filter<T> {
     pub fn depth(&self) -> usize {
         match self {
             Filter::And(v) | Filter::Or(v) => 1 + v.iter().map(Filter::depth).max().unwrap_or(0),
-            Filter::Not(f) => 1 + f.depth(),
+            Filter::Not(f) | Filter::Element(_, f) => 1 + f.depth(),
             _ => 1,
         }
     }

@@ -86,6 +86,9 @@ struct Parser<'a, T: 'static> {
     pos: usize,
     table: &'static [AttrDef<T>],
     core_urn: &'a str,
+    /// Inside `attr[…]`: the multi-valued attribute whose sub-attributes
+    /// the names refer to.
+    element: Option<&'static str>,
 }
 
 /// Parses `input` into a filter over the attributes in `table`; `core_urn`
@@ -105,6 +108,7 @@ pub fn parse<T>(
         pos: 0,
         table,
         core_urn,
+        element: None,
     };
     if parser.tokens.is_empty() {
         return Err(invalid("empty filter"));
@@ -170,7 +174,7 @@ impl<T> Parser<'_, T> {
         if self.peek() == Some(&Token::Open) {
             return self.group(depth + 1);
         }
-        self.comparison()
+        self.comparison(depth)
     }
 
     fn group(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
@@ -184,7 +188,47 @@ impl<T> Parser<'_, T> {
         Ok(inner)
     }
 
+    /// `attr[filter]`: the inner filter names sub-attributes of `attr`.
+    fn value_filter(&mut self, path: &str, depth: usize) -> Result<Filter<T>, ScimError> {
+        if self.element.is_some() {
+            return Err(invalid("value filters cannot be nested"));
+        }
+        let name = match path.rsplit_once(':') {
+            Some((schema, name)) if schema.eq_ignore_ascii_case(self.core_urn) => name,
+            _ => path,
+        };
+        let parent = self
+            .table
+            .iter()
+            .filter_map(|d| d.element.as_ref().map(|e| e.parent))
+            .find(|p| p.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{path:?} is not a multi-valued attribute with sub-attributes"
+                ))
+            })?;
+        self.pos += 1; // '['
+        self.element = Some(parent);
+        let inner = self.or(depth + 1);
+        self.element = None;
+        let inner = inner?;
+        if self.next() != Some(Token::CloseBracket) {
+            return Err(invalid(format!("expected ']' to close {path}[")));
+        }
+        Ok(Filter::Element(parent, Box::new(inner)))
+    }
+
     fn attribute(&self, path: &str) -> Result<&'static AttrDef<T>, ScimError> {
+        if let Some(parent) = self.element {
+            let full = format!("{parent}.{path}");
+            return by_scim(self.table, &full)
+                .filter(|d| d.element.as_ref().is_some_and(|e| e.parent == parent))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{path:?} is not a filterable sub-attribute of {parent}"
+                    ))
+                });
+        }
         let mut name = path;
         if path.len() > 4 && path[..4].eq_ignore_ascii_case("urn:") {
             let (schema, attr) = path
@@ -200,15 +244,13 @@ impl<T> Parser<'_, T> {
             .ok_or_else(|| invalid(format!("unknown or unfilterable attribute {path:?}")))
     }
 
-    fn comparison(&mut self) -> Result<Filter<T>, ScimError> {
+    fn comparison(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
         let path = match self.next() {
             Some(Token::Word(w)) => w,
             _ => return Err(invalid("expected an attribute name")),
         };
         if self.peek() == Some(&Token::OpenBracket) {
-            return Err(invalid(
-                "value filters such as emails[type eq \"work\"] are not supported yet",
-            ));
+            return self.value_filter(&path, depth);
         }
         let def = self.attribute(&path)?;
         let op = match self.next() {
@@ -321,6 +363,32 @@ mod tests {
             p("active eq true").unwrap(),
             Filter::Compare(_, _, Value::Bool(true))
         ));
+    }
+
+    #[test]
+    fn parses_value_filters() {
+        let f = p(r#"emails[type eq "work" and value co "@x"] or userName eq "a""#).unwrap();
+        let Filter::Or(parts) = f else { panic!("or") };
+        assert!(
+            matches!(&parts[0], Filter::Element("emails", inner) if matches!(**inner, Filter::And(_)))
+        );
+        assert!(matches!(
+            p(r#"EMAILS[Primary eq true]"#).unwrap(),
+            Filter::Element("emails", _)
+        ));
+        for bad in [
+            r#"emails[shoe eq "x"]"#,
+            r#"emails[type eq "w""#,
+            r#"userName[type eq "w"]"#,
+            r#"emails[ims[type eq "a"]]"#,
+            r#"emails[userName eq "a"]"#,
+        ] {
+            assert_eq!(
+                p(bad).unwrap_err().scim_type,
+                Some("invalidFilter"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -89,7 +89,8 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> 
         q = match arg {
             Arg::Text(s) => q.bind(s.as_str()),
             Arg::Int(i) => q.bind(*i),
-            Arg::Null => q.bind(None::<String>),
+            Arg::NullText => q.bind(None::<String>),
+            Arg::NullInt => q.bind(None::<i64>),
         };
     }
     q
@@ -169,8 +170,8 @@ async fn write_user_index(tx: &mut Transaction<'_, Any>, user: &User) -> Result<
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new("INSERT INTO user_index (user_id, attr, value) VALUES ");
-    for (i, (key, value)) in rows.into_iter().enumerate() {
+    let mut sql = Sql::new("INSERT INTO user_index (user_id, attr, value, pos) VALUES ");
+    for (i, (key, value, pos)) in rows.into_iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
@@ -180,6 +181,8 @@ async fn write_user_index(tx: &mut Transaction<'_, Any>, user: &User) -> Result<
             .bind(Arg::Text(key.to_string()))
             .push(", ")
             .bind(Arg::Text(value))
+            .push(", ")
+            .bind(pos.map_or(Arg::NullInt, |p| Arg::Int(p as i64)))
             .push(")");
     }
     query(&sql).execute(&mut **tx).await.map_err(backend)?;
@@ -227,7 +230,7 @@ async fn add_members(
                 .push(", ")
                 .bind(Arg::Text(m.kind.as_str().to_string()))
                 .push(", ")
-                .bind(m.display.clone().map_or(Arg::Null, Arg::Text))
+                .bind(m.display.clone().map_or(Arg::NullText, Arg::Text))
                 .push(")");
         }
         sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");

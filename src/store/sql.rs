@@ -10,8 +10,10 @@ use crate::directory::{Filter, Op, Sort, Substrings, Value};
 pub enum Arg {
     Text(String),
     Int(i64),
-    /// SQL NULL (bound as a text-typed null).
-    Null,
+    /// A NULL in a text column.
+    NullText,
+    /// A NULL in an integer column.
+    NullInt,
 }
 
 /// SQL text with its arguments, numbered `$1…` in order.
@@ -102,6 +104,15 @@ pub fn order_by<T>(sort: &Sort<T>, layout: &Layout, tiebreak: &str, sql: &mut Sq
 
 /// Appends the SQL condition for `filter` to `sql`.
 pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
+    cond(filter, layout, false, sql)
+}
+
+/// Alias of the element row inside an `Element` filter.
+const ELEMENT: &str = "e";
+
+/// `in_element`: inside an `Element` filter, index lookups are tied to the
+/// position of the element row [`ELEMENT`].
+fn cond<T>(filter: &Filter<T>, layout: &Layout, in_element: bool, sql: &mut Sql) {
     match filter {
         Filter::True => {
             sql.push("1=1");
@@ -131,18 +142,33 @@ pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
                 if i > 0 {
                     sql.push(joiner);
                 }
-                condition(part, layout, sql);
+                cond(part, layout, in_element, sql);
             }
             sql.push(")");
         }
         Filter::Not(inner) => {
             sql.push("NOT (");
-            condition(inner, layout, sql);
+            cond(inner, layout, in_element, sql);
             sql.push(")");
         }
-        Filter::Present(def) => attribute(def, None, layout, sql),
+        Filter::Element(parent, inner) => {
+            let Some((table, key)) = layout.index.filter(|_| !in_element) else {
+                sql.push(UNDEFINED);
+                return;
+            };
+            // Every element has a value, so its `.value` row stands for it.
+            sql.push(&format!(
+                "EXISTS (SELECT 1 FROM {table} {ELEMENT} WHERE {ELEMENT}.{key} = {}.id AND {ELEMENT}.attr = ",
+                layout.alias
+            ))
+            .bind(Arg::Text(format!("{parent}.value")))
+            .push(&format!(" AND {ELEMENT}.pos IS NOT NULL AND "));
+            cond(inner, layout, true, sql);
+            sql.push(")");
+        }
+        Filter::Present(def) => attribute(def, None, layout, in_element, sql),
         Filter::Compare(def, op, value) => match comparison(def, *op, value) {
-            Some(cmp) => attribute(def, Some(cmp), layout, sql),
+            Some(cmp) => attribute(def, Some(cmp), layout, in_element, sql),
             None => {
                 sql.push(UNDEFINED);
             }
@@ -153,7 +179,13 @@ pub fn condition<T>(filter: &Filter<T>, layout: &Layout, sql: &mut Sql) {
                 return;
             }
             let pattern = like_pattern(def, parts);
-            attribute(def, Some(("LIKE", Arg::Text(pattern))), layout, sql)
+            attribute(
+                def,
+                Some(("LIKE", Arg::Text(pattern))),
+                layout,
+                in_element,
+                sql,
+            )
         }
     }
 }
@@ -195,7 +227,7 @@ fn comparison<T>(def: &AttrDef<T>, op: Op, value: &Value) -> Option<(&'static st
         (Op::Co, Arg::Text(s)) => like(format!("%{}%", escape_like(&s))),
         (Op::Sw, Arg::Text(s)) => like(format!("{}%", escape_like(&s))),
         (Op::Ew, Arg::Text(s)) => like(format!("%{}", escape_like(&s))),
-        (_, Arg::Int(_) | Arg::Null) => None,
+        (_, Arg::Int(_) | Arg::NullText | Arg::NullInt) => None,
     }
 }
 
@@ -224,6 +256,7 @@ fn attribute<T>(
     def: &AttrDef<T>,
     cmp: Option<(&'static str, Arg)>,
     layout: &Layout,
+    in_element: bool,
     sql: &mut Sql,
 ) {
     let a = layout.alias;
@@ -261,6 +294,9 @@ fn attribute<T>(
                 .push(key)
                 .push(&format!(" = {a}.id AND i.attr = "))
                 .bind(Arg::Text(def.key.to_string()));
+            if in_element {
+                sql.push(&format!(" AND i.pos = {ELEMENT}.pos"));
+            }
             if let Some((op, arg)) = cmp {
                 sql.push(" AND ");
                 compare("i.value", op, arg, sql);
