@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 
 use roster::config::Config;
-use roster::directory::{Actor, Directory, Filter, Query, Status, SystemClock};
+use roster::directory::{Actor, Directory, Filter, Query, Status, SystemClock, TokenScope};
 use roster::{open_directory, Server};
 
 /// Roster: a directory server with SCIM 2.0 and LDAP v3 over one store.
@@ -83,6 +83,9 @@ enum TokenCommand {
         /// A name that says who or what uses the token (shown in the audit trail).
         #[arg(long)]
         name: String,
+        /// What the token may do: admin (everything), read-only, or users (/Users only).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "read-only", "users"])]
+        scope: String,
     },
 }
 
@@ -232,9 +235,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve(_) => unreachable!("handled above"),
-        Command::Token(TokenCommand::Create { name }) => {
+        Command::Token(TokenCommand::Create { name, scope }) => {
+            let scope = TokenScope::parse(&scope).ok_or("unknown scope")?;
             let token = directory
-                .create_token(&Actor::cli(), &name)
+                .create_token(&Actor::cli(), &name, scope)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{token}");

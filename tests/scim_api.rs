@@ -518,3 +518,112 @@ async fn group_membership_patches_touch_only_named_members() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_scopes_limit_what_a_token_may_do() {
+    use roster::directory::{Actor, TokenScope};
+    let t = start().await;
+    let alice = t.create_user("alice", None, "alice@example.com").await;
+    let group = t.create_group("devs", &[]).await;
+    let dir = &t.server.directory;
+    let reader = dir
+        .create_token(&Actor::cli(), "auditor", TokenScope::ReadOnly)
+        .await
+        .unwrap();
+    let users_only = dir
+        .create_token(&Actor::cli(), "hr-sync", TokenScope::Users)
+        .await
+        .unwrap();
+    let send = |token: &str, method: Method, path: String, body: Option<Value>| {
+        let mut req = t
+            .http
+            .request(method, format!("{}{path}", t.scim))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.body(b.to_string());
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    let patch = json!({"Operations": [{"op": "replace", "path": "title", "value": "x"}]});
+    let cases = [
+        (
+            &reader,
+            Method::GET,
+            "/Users".to_string(),
+            None,
+            StatusCode::OK,
+        ),
+        (
+            &reader,
+            Method::GET,
+            format!("/Groups/{group}"),
+            None,
+            StatusCode::OK,
+        ),
+        (
+            &reader,
+            Method::POST,
+            "/Users/.search".to_string(),
+            Some(json!({})),
+            StatusCode::OK,
+        ),
+        (
+            &reader,
+            Method::POST,
+            "/Users".to_string(),
+            Some(json!({"userName": "r"})),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &reader,
+            Method::PATCH,
+            format!("/Users/{alice}"),
+            Some(patch.clone()),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &reader,
+            Method::DELETE,
+            format!("/Groups/{group}"),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &users_only,
+            Method::PATCH,
+            format!("/Users/{alice}"),
+            Some(patch.clone()),
+            StatusCode::OK,
+        ),
+        (
+            &users_only,
+            Method::POST,
+            "/Users".to_string(),
+            Some(json!({"userName": "u"})),
+            StatusCode::CREATED,
+        ),
+        (
+            &users_only,
+            Method::GET,
+            "/Groups".to_string(),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &users_only,
+            Method::POST,
+            "/Bulk".to_string(),
+            Some(json!({"Operations": []})),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (token, method, path, body, expected) in cases {
+        let label = format!("{method} {path}");
+        assert_eq!(send(token, method, path, body).await, expected, "{label}");
+    }
+    // The scope is in the audit trail, never the token.
+    let events = dir.recent_audit(20).await.unwrap();
+    let created = events.iter().find(|e| e.target_name == "auditor").unwrap();
+    assert_eq!(created.attributes, vec!["scope=read-only"]);
+    assert!(!format!("{events:?}").contains(&reader));
+}

@@ -433,7 +433,12 @@ impl Directory {
 
     /// Creates a SCIM bearer token and returns its text, which is shown
     /// once and never stored.
-    pub async fn create_token(&self, actor: &Actor, name: &str) -> Result<String> {
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        scope: TokenScope,
+    ) -> Result<String> {
         let name = name.trim();
         if name.is_empty() || name.len() > 128 {
             return Err(DirectoryError::invalid(
@@ -446,6 +451,7 @@ impl Directory {
             id: token.id.clone(),
             name: name.to_string(),
             secret_hash: token.secret_hash.clone(),
+            scope,
             created: self.now(),
         };
         let event = AuditEvent::new(
@@ -455,7 +461,7 @@ impl Directory {
             "token",
             &record.id,
             name,
-            vec![],
+            vec![format!("scope={}", scope.as_str())],
         );
         self.store.insert_token(&record, &event).await?;
         Ok(token.text)
@@ -468,7 +474,9 @@ impl Directory {
             return Ok(None);
         }
         let actor = Actor::new("bootstrap", Protocol::System, None);
-        self.create_token(&actor, "bootstrap-admin").await.map(Some)
+        self.create_token(&actor, "bootstrap-admin", TokenScope::Admin)
+            .await
+            .map(Some)
     }
 
     /// The token record a presented bearer token belongs to, if valid.

@@ -288,12 +288,60 @@ impl Actor {
     }
 }
 
+/// What a SCIM token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Everything.
+    Admin,
+    /// Reads and searches only.
+    ReadOnly,
+    /// Reads and writes users only (no groups, no Bulk).
+    Users,
+}
+
+/// What a SCIM request touches, for [`TokenScope::allows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeTarget {
+    Users,
+    /// Groups, Bulk, searches across resource types.
+    Other,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Admin => "admin",
+            TokenScope::ReadOnly => "read-only",
+            TokenScope::Users => "users",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenScope> {
+        match s {
+            "admin" => Some(TokenScope::Admin),
+            "read-only" => Some(TokenScope::ReadOnly),
+            "users" => Some(TokenScope::Users),
+            _ => None,
+        }
+    }
+
+    /// Whether a request that `writes` (or only reads) `target` is allowed.
+    pub fn allows(self, writes: bool, target: ScopeTarget) -> bool {
+        match self {
+            TokenScope::Admin => true,
+            TokenScope::ReadOnly => !writes,
+            TokenScope::Users => target == ScopeTarget::Users,
+        }
+    }
+}
+
 /// A SCIM bearer token as stored: the secret part only as a hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
     /// The public part of the token, used to look it up.
     pub id: String,
     pub name: String,
+    pub scope: TokenScope,
     /// SHA-256 of the secret part.
     pub secret_hash: Vec<u8>,
     pub created: Timestamp,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ScimError;
 use super::ScimState;
-use crate::directory::{Actor, Protocol};
+use crate::directory::{Actor, Protocol, ScopeTarget};
 use crate::http::ClientAddr;
 
 /// Lets a request through only with a valid `Authorization: Bearer` token,
@@ -29,6 +29,25 @@ pub async fn require_token(
     };
     match state.directory.verify_token(&presented).await {
         Ok(Some(token)) => {
+            let path = request.uri().path().trim_start_matches(super::BASE_PATH);
+            let searches = path.ends_with("/.search");
+            let writes = request.method() != axum::http::Method::GET && !searches;
+            let target = if path == "/Users" || path.starts_with("/Users/") {
+                ScopeTarget::Users
+            } else {
+                ScopeTarget::Other
+            };
+            if !token.scope.allows(writes, target) {
+                return ScimError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    None,
+                    format!(
+                        "this token's scope ({}) does not allow this request",
+                        token.scope.as_str()
+                    ),
+                )
+                .into_response();
+            }
             let client = request
                 .extensions()
                 .get::<ClientAddr>()

@@ -19,7 +19,7 @@ use crate::config::StoreConfig;
 use crate::directory::attributes::user_index;
 use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Member, MemberKind, Meta, Page, Query, Status, Store,
-    StoreError, Timestamp, TokenRecord, User, UserAttrs,
+    StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
 };
 use sql::{condition, Arg, Sql, GROUPS, USERS};
 
@@ -703,12 +703,13 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write.begin().await.map_err(backend)?;
         sqlx::query(
-            "INSERT INTO scim_tokens (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO scim_tokens (id, name, secret_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&token.id)
         .bind(&token.name)
         .bind(hex(&token.secret_hash))
         .bind(token.created.0)
+        .bind(token.scope.as_str())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -717,15 +718,18 @@ impl Store for SqlStore {
     }
 
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, name, secret_hash, created_at FROM scim_tokens WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT id, name, secret_hash, created_at, scope FROM scim_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let hash: String = row.try_get(2).map_err(backend)?;
+        let scope: String = row.try_get(4).map_err(backend)?;
         Ok(Some(TokenRecord {
+            scope: TokenScope::parse(&scope).ok_or_else(|| bad_row("token scope", &scope))?,
             id: row.try_get(0).map_err(backend)?,
             name: row.try_get(1).map_err(backend)?,
             secret_hash: unhex(&hash).ok_or_else(|| bad_row("token", "hash"))?,
