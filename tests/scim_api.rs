@@ -627,3 +627,51 @@ async fn token_scopes_limit_what_a_token_may_do() {
     assert_eq!(created.attributes, vec!["scope=read-only"]);
     assert!(!format!("{events:?}").contains(&reader));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_commit_together_but_fail_alone() {
+    let t = start().await;
+    let before = t.server.directory.recent_audit(1000).await.unwrap().len();
+    // 60 creates at once, 20 names each sent three times: exactly one of
+    // each name wins, the others get 409, and nothing else is lost.
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (http, url, token) = (t.http.clone(), format!("{}/Users", t.scim), t.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"userName": format!("racer{}", i % 20), "emails": [{"value": format!("r{i}@example.com")}]});
+            http.post(url).bearer_auth(token).body(body.to_string()).send().await.unwrap().status()
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => conflicts += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, conflicts), (20, 40));
+    let (_, list) = t.scim(Method::GET, "/Users?count=100", None).await;
+    assert_eq!(list["totalResults"], 20);
+    for user in list["Resources"].as_array().unwrap() {
+        let email = user["emails"][0]["value"].as_str().unwrap();
+        let (_, found) = t
+            .scim(
+                Method::GET,
+                &format!("/Users?filter=emails.value%20eq%20%22{email}%22"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            found["totalResults"], 1,
+            "the winner's index rows are there: {email}"
+        );
+    }
+    let after = t.server.directory.recent_audit(1000).await.unwrap().len();
+    assert_eq!(
+        after - before,
+        20,
+        "one audit event per committed create, none for the failures"
+    );
+}

@@ -415,8 +415,14 @@ impl Directory {
     }
 
     pub async fn get_group(&self, id: Uuid) -> Result<Group> {
+        self.get_group_with(id, true).await
+    }
+
+    /// A group, with its members only when `with_members` (a group may
+    /// have tens of thousands).
+    pub async fn get_group_with(&self, id: Uuid, with_members: bool) -> Result<Group> {
         self.store
-            .get_group(id, true)
+            .get_group(id, with_members)
             .await?
             .ok_or_else(|| DirectoryError::NotFound(format!("group {id}")))
     }

@@ -203,7 +203,7 @@ async fn execute(
             let g = if method == "PUT" {
                 groups::replace_group(state, actor, id, data()?, op.version).await?
             } else {
-                groups::patch_group(state, actor, id, data()?, op.version).await?
+                groups::patch_group(state, actor, id, data()?, op.version, false).await?
             };
             Ok(done(
                 StatusCode::OK,

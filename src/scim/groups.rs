@@ -284,15 +284,28 @@ pub async fn patch(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    query: Result<Query<Projection>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let id = parse_id(&id, "group")?;
-    let group = patch_group(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
-    Ok(respond(
-        StatusCode::OK,
-        group_to_json(&group, &base_url(&headers), true),
-        Some(&group.meta),
-    ))
+    let p = params(query)?;
+    let with_members = wants_members(p.attributes.as_deref(), p.excluded_attributes.as_deref());
+    let group = patch_group(
+        &state,
+        &actor,
+        id,
+        read_json(body)?,
+        if_match(&headers)?,
+        with_members,
+    )
+    .await?;
+    let mut body = group_to_json(&group, &base_url(&headers), with_members);
+    resources::project(
+        &mut body,
+        p.attributes.as_deref(),
+        p.excluded_attributes.as_deref(),
+    );
+    Ok(respond(StatusCode::OK, body, Some(&group.meta)))
 }
 
 /// Applies a PatchOp to a group (PATCH and Bulk). Changes that only add or
@@ -303,6 +316,7 @@ pub(super) async fn patch_group(
     id: Uuid,
     body: Value,
     expected: Option<i64>,
+    with_members: bool,
 ) -> ScimResult<Group> {
     let change = plan(&patch::parse(body)?)?;
     let dir = &state.directory;
@@ -352,7 +366,7 @@ pub(super) async fn patch_group(
         )
         .await?;
     }
-    Ok(dir.get_group(id).await?)
+    Ok(dir.get_group_with(id, with_members).await?)
 }
 
 pub async fn delete(

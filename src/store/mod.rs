@@ -6,13 +6,15 @@
 mod postgres;
 pub mod sql;
 mod sqlite;
+mod writer;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::AnyPool;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Row};
 use uuid::Uuid;
 
 use crate::config::StoreConfig;
@@ -21,15 +23,19 @@ use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Member, MemberKind, Meta, Page, Query, Status, Store,
     StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
 };
+use futures::future::BoxFuture;
 use sql::{condition, Arg, Sql, GROUPS, USERS};
+use writer::{Job, Writer};
 
 /// Opens the database named by `url`, applying migrations.
 pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
     sqlx::any::install_default_drivers();
     let (read, write) = if url.starts_with("sqlite:") {
-        sqlite::open(url, config).await?
+        let (read, write) = sqlite::open(url, config).await?;
+        (read, Writer::batched(write))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        postgres::open(url, config).await?
+        let (read, write) = postgres::open(url, config).await?;
+        (read, Writer::Pool(write))
     } else {
         return Err(StoreError::Backend(format!(
             "unsupported database URL {:?}: use sqlite://… or postgres://…",
@@ -57,7 +63,7 @@ pub fn redact(url: &str) -> String {
 /// SQLite, so writers never contend), reads through `read`.
 struct SqlStore {
     read: AnyPool,
-    write: AnyPool,
+    write: Writer,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -139,7 +145,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-async fn write_audit(tx: &mut Transaction<'_, Any>, e: &AuditEvent) -> Result<(), StoreError> {
+async fn write_audit(conn: &mut AnyConnection, e: &AuditEvent) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_events (at, actor, protocol, client, action, target_kind, target_id, target_name, attributes) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -153,17 +159,17 @@ async fn write_audit(tx: &mut Transaction<'_, Any>, e: &AuditEvent) -> Result<()
     .bind(&e.target_id)
     .bind(&e.target_name)
     .bind(to_json(&e.attributes)?)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .map_err(backend)?;
     Ok(())
 }
 
-async fn write_user_index(tx: &mut Transaction<'_, Any>, user: &User) -> Result<(), StoreError> {
+async fn write_user_index(conn: &mut AnyConnection, user: &User) -> Result<(), StoreError> {
     let id = user.id.to_string();
     sqlx::query("DELETE FROM user_index WHERE user_id = $1")
         .bind(&id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
     let rows = user_index(user);
@@ -185,12 +191,12 @@ async fn write_user_index(tx: &mut Transaction<'_, Any>, user: &User) -> Result<
             .bind(pos.map_or(Arg::NullInt, |p| Arg::Int(p as i64)))
             .push(")");
     }
-    query(&sql).execute(&mut **tx).await.map_err(backend)?;
+    query(&sql).execute(&mut *conn).await.map_err(backend)?;
     Ok(())
 }
 
 async fn write_password(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut AnyConnection,
     id: Uuid,
     hash: Option<&str>,
     at: Timestamp,
@@ -203,7 +209,7 @@ async fn write_password(
         .bind(id.to_string())
         .bind(hash)
         .bind(at.0)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
     }
@@ -211,7 +217,7 @@ async fn write_password(
 }
 
 async fn add_members(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut AnyConnection,
     group: Uuid,
     members: &[Member],
 ) -> Result<(), StoreError> {
@@ -234,7 +240,7 @@ async fn add_members(
                 .push(")");
         }
         sql.push(" ON CONFLICT (group_id, member_id) DO NOTHING");
-        query(&sql).execute(&mut **tx).await.map_err(backend)?;
+        query(&sql).execute(&mut *conn).await.map_err(backend)?;
     }
     Ok(())
 }
@@ -360,20 +366,31 @@ impl SqlStore {
         let [user] = users;
         Ok(Some(user))
     }
+}
 
-    /// Fails with NotFound or VersionMismatch after an update matched no row.
-    async fn missed_update(&self, table: &str, id: Uuid) -> StoreError {
-        let text = format!("SELECT 1 FROM {table} WHERE id = $1");
-        match sqlx::query(&text)
-            .bind(id.to_string())
-            .fetch_optional(&self.write)
-            .await
-        {
-            Ok(Some(_)) => StoreError::VersionMismatch,
-            Ok(None) => StoreError::NotFound,
-            Err(e) => backend(e),
-        }
+/// Fails with NotFound or VersionMismatch after an update matched no row.
+async fn missed_update(conn: &mut AnyConnection, table: &str, id: Uuid) -> StoreError {
+    let text = format!("SELECT 1 FROM {table} WHERE id = $1");
+    match sqlx::query(&text)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+    {
+        Ok(Some(_)) => StoreError::VersionMismatch,
+        Ok(None) => StoreError::NotFound,
+        Err(e) => backend(e),
     }
+}
+
+/// Wraps a write closure as a [`Job`]; the bound lets the closure's
+/// borrow of the connection be inferred.
+fn job<F>(f: F) -> Job
+where
+    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(), StoreError>>
+        + Send
+        + 'static,
+{
+    Box::new(f)
 }
 
 /// Appends ` WHERE <filter>` for the query's filter.
@@ -406,7 +423,10 @@ impl Store for SqlStore {
         password_hash: Option<&str>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let user = user.clone();
+        let password_hash = password_hash.map(str::to_string);
+        let event = event.clone();
+        self.write.run(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -421,13 +441,14 @@ impl Store for SqlStore {
         .bind(user.meta.created.0)
         .bind(user.meta.modified.0)
         .bind(user.meta.version)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        write_user_index(&mut tx, user).await?;
-        write_password(&mut tx, user.id, password_hash, user.meta.modified).await?;
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
+        write_user_index(conn, &user).await?;
+        write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
+        write_audit(conn, &event).await?;
+        Ok(())
+        }))).await
     }
 
     async fn update_user(
@@ -437,7 +458,10 @@ impl Store for SqlStore {
         password_hash: Option<&str>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let user = user.clone();
+        let password_hash = password_hash.map(str::to_string);
+        let event = event.clone();
+        self.write.run(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE users SET user_name = $1, user_name_lc = $2, display_name = $3, external_id = $4, status = $5, \
              doc = $6, modified_at = $7, version = $8 WHERE id = $9 AND version = $10",
@@ -452,43 +476,49 @@ impl Store for SqlStore {
         .bind(user.meta.version)
         .bind(user.id.to_string())
         .bind(expected_version)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            drop(tx);
-            return Err(self.missed_update("users", user.id).await);
+            return Err(missed_update(conn, "users", user.id).await);
         }
-        write_user_index(&mut tx, user).await?;
-        write_password(&mut tx, user.id, password_hash, user.meta.modified).await?;
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
+        write_user_index(conn, &user).await?;
+        write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
+        write_audit(conn, &event).await?;
+        Ok(())
+        }))).await
     }
 
     async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
         let id_text = id.to_string();
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        for statement in [
-            "DELETE FROM group_members WHERE member_id = $1",
-            "DELETE FROM user_index WHERE user_id = $1",
-            "DELETE FROM credentials WHERE user_id = $1",
-        ] {
-            sqlx::query(statement)
-                .bind(&id_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(&id_text)
-            .execute(&mut *tx)
+        let event = event.clone();
+        self.write
+            .run(job(move |conn| {
+                Box::pin(async move {
+                    for statement in [
+                        "DELETE FROM group_members WHERE member_id = $1",
+                        "DELETE FROM user_index WHERE user_id = $1",
+                        "DELETE FROM credentials WHERE user_id = $1",
+                    ] {
+                        sqlx::query(statement)
+                            .bind(&id_text)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                        .bind(&id_text)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    write_audit(conn, &event).await?;
+                    Ok(())
+                })
+            }))
             .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -547,7 +577,9 @@ impl Store for SqlStore {
     }
 
     async fn insert_group(&self, group: &Group, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let group = group.clone();
+        let event = event.clone();
+        self.write.run(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -560,12 +592,13 @@ impl Store for SqlStore {
         .bind(group.meta.created.0)
         .bind(group.meta.modified.0)
         .bind(group.meta.version)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        add_members(&mut tx, group.id, &group.members).await?;
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
+        add_members(conn, group.id, &group.members).await?;
+        write_audit(conn, &event).await?;
+        Ok(())
+        }))).await
     }
 
     async fn update_group(
@@ -575,7 +608,9 @@ impl Store for SqlStore {
         replace_members: bool,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let group = group.clone();
+        let event = event.clone();
+        self.write.run(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE groups SET display_name = $1, display_name_lc = $2, external_id = $3, doc = $4, \
              modified_at = $5, version = $6 WHERE id = $7 AND version = $8",
@@ -588,23 +623,23 @@ impl Store for SqlStore {
         .bind(group.meta.version)
         .bind(group.id.to_string())
         .bind(expected_version)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            drop(tx);
-            return Err(self.missed_update("groups", group.id).await);
+            return Err(missed_update(conn, "groups", group.id).await);
         }
         if replace_members {
             sqlx::query("DELETE FROM group_members WHERE group_id = $1")
                 .bind(group.id.to_string())
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(backend)?;
-            add_members(&mut tx, group.id, &group.members).await?;
+            add_members(conn, group.id, &group.members).await?;
         }
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
+        write_audit(conn, &event).await?;
+        Ok(())
+        }))).await
     }
 
     async fn modify_members(
@@ -615,47 +650,62 @@ impl Store for SqlStore {
         modified: Timestamp,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        let done =
-            sqlx::query("UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2")
-                .bind(modified.0)
-                .bind(group_id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        for chunk in remove.chunks(500) {
-            let mut sql = Sql::new("DELETE FROM group_members WHERE group_id = ");
-            sql.bind(Arg::Text(group_id.to_string()))
-                .push(" AND member_id IN (");
-            sql.bind_list(chunk.iter().map(Uuid::to_string)).push(")");
-            query(&sql).execute(&mut *tx).await.map_err(backend)?;
-        }
-        add_members(&mut tx, group_id, add).await?;
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
+        let add = add.to_vec();
+        let remove = remove.to_vec();
+        let event = event.clone();
+        self.write
+            .run(job(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2",
+                    )
+                    .bind(modified.0)
+                    .bind(group_id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    for chunk in remove.chunks(500) {
+                        let mut sql = Sql::new("DELETE FROM group_members WHERE group_id = ");
+                        sql.bind(Arg::Text(group_id.to_string()))
+                            .push(" AND member_id IN (");
+                        sql.bind_list(chunk.iter().map(Uuid::to_string)).push(")");
+                        query(&sql).execute(&mut *conn).await.map_err(backend)?;
+                    }
+                    add_members(conn, group_id, &add).await?;
+                    write_audit(conn, &event).await?;
+                    Ok(())
+                })
+            }))
+            .await
     }
 
     async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
         let id_text = id.to_string();
-        let mut tx = self.write.begin().await.map_err(backend)?;
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
-            .bind(&id_text)
-            .execute(&mut *tx)
+        let event = event.clone();
+        self.write
+            .run(job(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
+                        .bind(&id_text)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    let done = sqlx::query("DELETE FROM groups WHERE id = $1")
+                        .bind(&id_text)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    write_audit(conn, &event).await?;
+                    Ok(())
+                })
+            }))
             .await
-            .map_err(backend)?;
-        let done = sqlx::query("DELETE FROM groups WHERE id = $1")
-            .bind(&id_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {
@@ -701,7 +751,9 @@ impl Store for SqlStore {
         token: &TokenRecord,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write.begin().await.map_err(backend)?;
+        let token = token.clone();
+        let event = event.clone();
+        self.write.run(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO scim_tokens (id, name, secret_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -710,11 +762,12 @@ impl Store for SqlStore {
         .bind(hex(&token.secret_hash))
         .bind(token.created.0)
         .bind(token.scope.as_str())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        write_audit(&mut tx, event).await?;
-        tx.commit().await.map_err(backend)
+        write_audit(conn, &event).await?;
+        Ok(())
+        }))).await
     }
 
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -1,0 +1,358 @@
+//! SCIM load benchmark: loads users and groups through SCIM Bulk, then
+//! measures each operation at 1 and 32 concurrent connections and prints
+//! ops/s with p50/p99 latency. Run it with `interop/bench/scim.sh`, which
+//! starts the server under test in its own session.
+//!
+//! Usage: scim-bench URL TOKEN [USERS] [GROUPS]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Stats {
+    name: String,
+    conns: usize,
+    ops: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn print(&self) {
+        let mut l = self.latencies.clone();
+        l.sort();
+        let pct = |p: f64| {
+            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        println!(
+            "| {:<34} | {:>5} | {:>9.0} | {:>8.2} | {:>8.2} |",
+            self.name,
+            self.conns,
+            self.ops as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1000.0,
+            pct(0.99).as_secs_f64() * 1000.0,
+        );
+    }
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// Runs `ops` operations over `conns` connections; `op(i)` does the i-th.
+async fn measure<F, Fut>(name: &str, conns: usize, ops: usize, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= ops {
+                    return lat;
+                }
+                let t = Instant::now();
+                assert!(op(i).await, "operation {i} failed");
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    Stats {
+        name: name.into(),
+        conns,
+        ops,
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+fn rand_index(i: usize, n: usize) -> usize {
+    // A cheap scramble so that consecutive operations hit different records.
+    (i.wrapping_mul(2_654_435_761) ^ (i >> 3)) % n
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (url, token) = (args[1].clone(), args[2].clone());
+    let n_users: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n_groups: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let c = Client {
+        http,
+        base: url,
+        token,
+    };
+
+    // ---- load, through SCIM Bulk ----
+    let started = Instant::now();
+    let batch = 1000;
+    let loaded = measure("load: users via Bulk (1000/request)", 4, n_users.div_ceil(batch), {
+        let c = c.clone();
+        move |b| {
+            let c = c.clone();
+            async move {
+                let ops: Vec<Value> = (b * batch..((b + 1) * batch).min(n_users))
+                    .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": {
+                        "userName": format!("user{i:06}"), "name": {"givenName": "Bench", "familyName": format!("User{i}")},
+                        "emails": [{"value": format!("user{i:06}@bench.example"), "type": "work", "primary": true}]}}))
+                    .collect();
+                let (s, body) = c.send(reqwest::Method::POST, "/Bulk", Some(&json!({"Operations": ops}))).await;
+                s == 200 && body["Operations"].as_array().is_some_and(|o| o.iter().all(|r| r["status"] == "201"))
+            }
+        }
+    })
+    .await;
+    let user_rate = n_users as f64 / loaded.elapsed.as_secs_f64();
+    // Ids, read back page by page.
+    let mut ids = Vec::with_capacity(n_users);
+    let mut start = 1;
+    while ids.len() < n_users {
+        let (_, page) = c
+            .send(
+                reqwest::Method::GET,
+                &format!("/Users?startIndex={start}&count=1000&attributes=id"),
+                None,
+            )
+            .await;
+        let items = page["Resources"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        ids.extend(items.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        start += items.len();
+    }
+    let ids = Arc::new(ids);
+    // Groups with 10 to 500 members each, and one with 10,000.
+    for g in 0..n_groups {
+        let size = 10 + rand_index(g, 491);
+        let members: Vec<Value> = (0..size)
+            .map(|k| json!({"value": ids[rand_index(g * 1000 + k, ids.len())]}))
+            .collect();
+        let (s, _) = c
+            .send(
+                reqwest::Method::POST,
+                "/Groups",
+                Some(&json!({"displayName": format!("group{g:04}"), "members": members})),
+            )
+            .await;
+        assert!(s == 201 || s == 400, "group {g}: {s}");
+    }
+    let big_members: Vec<Value> = ids
+        .iter()
+        .take(10_000)
+        .map(|id| json!({"value": id}))
+        .collect();
+    let (s, big) = c
+        .send(
+            reqwest::Method::POST,
+            "/Groups",
+            Some(&json!({"displayName": "big-10k", "members": big_members})),
+        )
+        .await;
+    assert_eq!(s, 201, "{big}");
+    let big = big["id"].as_str().unwrap().to_string();
+    println!(
+        "loaded {} users in {:.1} s ({:.0} users/s through Bulk) and {} groups; total load {:.1} s\n",
+        ids.len(),
+        loaded.elapsed.as_secs_f64(),
+        user_rate,
+        n_groups + 1,
+        started.elapsed().as_secs_f64()
+    );
+
+    println!("| operation                          | conns |     ops/s | p50 (ms) | p99 (ms) |");
+    println!("|------------------------------------|-------|-----------|----------|----------|");
+    let made = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for conns in [1usize, 32] {
+        let scale = if conns == 1 { 1 } else { 4 };
+        let tag = conns;
+        measure(
+            &format!("POST /Users (no password)"),
+            conns,
+            1000 * scale,
+            {
+                let (c, made) = (c.clone(), made.clone());
+                move |i| {
+                    let (c, made) = (c.clone(), made.clone());
+                    async move {
+                        let (s, u) = c
+                            .send(
+                                reqwest::Method::POST,
+                                "/Users",
+                                Some(&json!({"userName": format!("new{tag}-{i}")})),
+                            )
+                            .await;
+                        if let Some(id) = u["id"].as_str() {
+                            made.lock().unwrap().push(id.to_string());
+                        }
+                        s == 201
+                    }
+                }
+            },
+        )
+        .await
+        .print();
+        measure("POST /Users (argon2id password)", conns, 100 * scale, {
+            let c = c.clone();
+            move |i| {
+                let c = c.clone();
+                async move {
+                    let body = json!({"userName": format!("pw{tag}-{i}"), "password": "Bench-password-123"});
+                    c.send(reqwest::Method::POST, "/Users", Some(&body)).await.0 == 201
+                }
+            }
+        })
+        .await
+        .print();
+        measure("GET /Users/{id}", conns, 3000 * scale, {
+            let (c, ids) = (c.clone(), ids.clone());
+            move |i| {
+                let (c, ids) = (c.clone(), ids.clone());
+                async move {
+                    c.send(
+                        reqwest::Method::GET,
+                        &format!("/Users/{}", ids[rand_index(i, ids.len())]),
+                        None,
+                    )
+                    .await
+                    .0 == 200
+                }
+            }
+        })
+        .await
+        .print();
+        measure("GET /Users?filter=userName eq", conns, 3000 * scale, {
+            let c = c.clone();
+            let n = n_users;
+            move |i| {
+                let c = c.clone();
+                async move {
+                    let path = format!(
+                        "/Users?filter=userName%20eq%20%22user{:06}%22",
+                        rand_index(i, n)
+                    );
+                    let (s, body) = c.send(reqwest::Method::GET, &path, None).await;
+                    s == 200 && body["totalResults"] == 1
+                }
+            }
+        })
+        .await
+        .print();
+        measure("PATCH /Users/{id} replace", conns, 1000 * scale, {
+            let (c, ids) = (c.clone(), ids.clone());
+            move |i| {
+                let (c, ids) = (c.clone(), ids.clone());
+                async move {
+                    let body = json!({"Operations": [{"op": "replace", "path": "title", "value": format!("t{i}")}]});
+                    c.send(reqwest::Method::PATCH, &format!("/Users/{}", ids[rand_index(i + 7, ids.len())]), Some(&body)).await.0 == 200
+                }
+            }
+        })
+        .await
+        .print();
+        let newcomers: Vec<String> = made.lock().unwrap().clone();
+        let newcomers = Arc::new(newcomers);
+        let big = big.clone();
+        measure("PATCH add member to 10k group", conns, newcomers.len().min(1000 * scale), {
+            let (c, newcomers) = (c.clone(), newcomers.clone());
+            move |i| {
+                let (c, newcomers, big) = (c.clone(), newcomers.clone(), big.clone());
+                async move {
+                    let body = json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": newcomers[i]}]}]});
+                    let resp = c
+                        .http
+                        .patch(format!("{}/Groups/{big}?excludedAttributes=members", c.base))
+                        .bearer_auth(&c.token)
+                        .body(body.to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                    resp.status().as_u16() == 200
+                }
+            }
+        })
+        .await
+        .print();
+        made.lock().unwrap().clear();
+    }
+
+    // ---- paging through every user, 100 at a time ----
+    let mut pages = Vec::new();
+    let total = ids.len();
+    let all = Instant::now();
+    let mut start = 1;
+    loop {
+        let t = Instant::now();
+        let (_, page) = c
+            .send(
+                reqwest::Method::GET,
+                &format!("/Users?startIndex={start}&count=100"),
+                None,
+            )
+            .await;
+        pages.push(t.elapsed());
+        let n = page["Resources"].as_array().map_or(0, Vec::len);
+        if n < 100 {
+            break;
+        }
+        start += n;
+    }
+    let first = pages[0];
+    let slowest = *pages.iter().max().unwrap();
+    let mut sorted = pages.clone();
+    sorted.sort();
+    println!(
+        "\npaging {total}+ users in pages of 100: {} pages in {:.1} s; first page {:.2} ms, median {:.2} ms, slowest {:.2} ms ({:.1}x the first)",
+        pages.len(),
+        all.elapsed().as_secs_f64(),
+        first.as_secs_f64() * 1000.0,
+        sorted[sorted.len() / 2].as_secs_f64() * 1000.0,
+        slowest.as_secs_f64() * 1000.0,
+        slowest.as_secs_f64() / first.as_secs_f64()
+    );
+}
