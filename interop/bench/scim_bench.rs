@@ -211,30 +211,25 @@ async fn main() {
     for conns in [1usize, 32] {
         let scale = if conns == 1 { 1 } else { 4 };
         let tag = conns;
-        measure(
-            &format!("POST /Users (no password)"),
-            conns,
-            1000 * scale,
-            {
+        measure("POST /Users (no password)", conns, 1000 * scale, {
+            let (c, made) = (c.clone(), made.clone());
+            move |i| {
                 let (c, made) = (c.clone(), made.clone());
-                move |i| {
-                    let (c, made) = (c.clone(), made.clone());
-                    async move {
-                        let (s, u) = c
-                            .send(
-                                reqwest::Method::POST,
-                                "/Users",
-                                Some(&json!({"userName": format!("new{tag}-{i}")})),
-                            )
-                            .await;
-                        if let Some(id) = u["id"].as_str() {
-                            made.lock().unwrap().push(id.to_string());
-                        }
-                        s == 201
+                async move {
+                    let (s, u) = c
+                        .send(
+                            reqwest::Method::POST,
+                            "/Users",
+                            Some(&json!({"userName": format!("new{tag}-{i}")})),
+                        )
+                        .await;
+                    if let Some(id) = u["id"].as_str() {
+                        made.lock().unwrap().push(id.to_string());
                     }
+                    s == 201
                 }
-            },
-        )
+            }
+        })
         .await
         .print();
         measure("POST /Users (argon2id password)", conns, 100 * scale, {
