@@ -263,6 +263,83 @@ fn error_entry(op: &BulkOp, e: &ScimError) -> Value {
     entry
 }
 
+/// Most creates of one Bulk request in flight at once.
+const CONCURRENT_CREATES: usize = 64;
+
+/// An operation's path and data with its `bulkId` references resolved.
+type Resolved = (String, Option<Value>);
+
+/// The operation resolved; `None` while an operation it refers to has not
+/// run yet.
+fn prepare(
+    op: &BulkOp,
+    defined: &HashSet<String>,
+    ids: &HashMap<String, String>,
+) -> ScimResult<Option<Resolved>> {
+    let mut refs = HashSet::new();
+    for segment in op.path.split('/') {
+        references(&Value::String(segment.to_string()), &mut refs);
+    }
+    if let Some(d) = &op.data {
+        references(d, &mut refs);
+    }
+    if let Some(unknown) = refs.iter().find(|r| !defined.contains(*r)) {
+        return Err(ScimError::invalid_value(format!(
+            "no operation has bulkId {unknown:?}"
+        )));
+    }
+    if refs.iter().any(|r| !ids.contains_key(r)) {
+        return Ok(None);
+    }
+    let path: Vec<String> = op
+        .path
+        .split('/')
+        .map(|segment| {
+            let mut v = Value::String(segment.to_string());
+            resolve(&mut v, ids);
+            v.as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    let mut data = op.data.clone();
+    if let Some(d) = data.as_mut() {
+        resolve(d, ids);
+    }
+    Ok(Some((path.join("/"), data)))
+}
+
+/// Records an operation's outcome in its response slot; 1 if it failed.
+fn record(
+    op: &BulkOp,
+    outcome: ScimResult<Done>,
+    ids: &mut HashMap<String, String>,
+    slot: &mut Option<Value>,
+) -> usize {
+    match outcome {
+        Ok(done) => {
+            if let (Some(b), Some(id)) = (&op.bulk_id, &done.id) {
+                ids.insert(b.clone(), id.clone());
+            }
+            let mut entry =
+                json!({"method": op.method, "status": done.status.as_u16().to_string()});
+            if let Some(b) = &op.bulk_id {
+                entry["bulkId"] = b.clone().into();
+            }
+            if let Some(l) = done.location {
+                entry["location"] = l.into();
+            }
+            if let Some(v) = done.version {
+                entry["version"] = v.into();
+            }
+            *slot = Some(entry);
+            0
+        }
+        Err(e) => {
+            *slot = Some(error_entry(op, &e));
+            1
+        }
+    }
+}
+
 pub async fn bulk(
     State(state): State<ScimState>,
     Extension(actor): Extension<Actor>,
@@ -276,74 +353,58 @@ pub async fn bulk(
     let mut results: Vec<Option<Value>> = vec![None; ops.len()];
     let mut pending: Vec<usize> = (0..ops.len()).collect();
     let mut errors = 0;
-    'rounds: while !pending.is_empty() {
-        let mut progressed = false;
-        for i in pending.clone() {
-            let op = &ops[i];
-            let mut refs = HashSet::new();
-            for segment in op.path.split('/') {
-                references(&Value::String(segment.to_string()), &mut refs);
-            }
-            if let Some(d) = &op.data {
-                references(d, &mut refs);
-            }
-            let outcome = if let Some(unknown) = refs.iter().find(|r| !defined.contains(*r)) {
-                Err(ScimError::invalid_value(format!(
-                    "no operation has bulkId {unknown:?}"
-                )))
-            } else if refs.iter().any(|r| !ids.contains_key(r)) {
-                continue; // waits for the operation it refers to
-            } else {
-                let path: Vec<String> = op
-                    .path
-                    .split('/')
-                    .map(|segment| {
-                        let mut v = Value::String(segment.to_string());
-                        resolve(&mut v, &ids);
-                        v.as_str().unwrap_or_default().to_string()
-                    })
-                    .collect();
-                let path = path.join("/");
-                let mut data = op.data.clone();
-                if let Some(d) = data.as_mut() {
-                    resolve(d, &ids);
-                }
-                execute(&state, &actor, &base, op, &path, data).await
-            };
-            progressed = true;
-            pending.retain(|p| *p != i);
-            results[i] = Some(match outcome {
-                Ok(done) => {
-                    if let (Some(b), Some(id)) = (&op.bulk_id, &done.id) {
-                        ids.insert(b.clone(), id.clone());
-                    }
-                    let mut entry =
-                        json!({"method": op.method, "status": done.status.as_u16().to_string()});
-                    if let Some(b) = &op.bulk_id {
-                        entry["bulkId"] = b.clone().into();
-                    }
-                    if let Some(l) = done.location {
-                        entry["location"] = l.into();
-                    }
-                    if let Some(v) = done.version {
-                        entry["version"] = v.into();
-                    }
-                    entry
-                }
-                Err(e) => {
-                    errors += 1;
-                    error_entry(op, &e)
-                }
-            });
-            if fail_on_errors.is_some_and(|n| errors >= n) {
-                break 'rounds;
+    while !pending.is_empty() {
+        // What can run now, in request order: resolved operations, and
+        // operations naming a bulkId no operation has (they fail).
+        let mut ready: Vec<(usize, ScimResult<Resolved>)> = Vec::new();
+        for &i in &pending {
+            match prepare(&ops[i], &defined, &ids) {
+                Ok(None) => {} // waits for the operation it refers to
+                Ok(Some(resolved)) => ready.push((i, Ok(resolved))),
+                Err(e) => ready.push((i, Err(e))),
             }
         }
-        if !progressed {
+        if ready.is_empty() {
             // What is left refers, directly or not, to itself.
             for i in std::mem::take(&mut pending) {
                 let e = ScimError::new(StatusCode::CONFLICT, None, "circular bulkId references");
                 results[i] = Some(error_entry(&ops[i], &e));
+            }
+            break;
+        }
+        // Consecutive creates run together, so that they share commits;
+        // everything else runs alone, in order. With failOnErrors, all alone.
+        let mut groups: Vec<Vec<(usize, ScimResult<Resolved>)>> = Vec::new();
+        for item in ready {
+            let joins = fail_on_errors.is_none()
+                && ops[item.0].method == "POST"
+                && item.1.is_ok()
+                && groups.last().is_some_and(|g| {
+                    g.len() < CONCURRENT_CREATES
+                        && g.iter().all(|(j, r)| ops[*j].method == "POST" && r.is_ok())
+                });
+            match groups.last_mut() {
+                Some(group) if joins => group.push(item),
+                _ => groups.push(vec![item]),
+            }
+        }
+        for group in groups {
+            let outcomes = futures::future::join_all(group.iter().map(|(i, resolved)| async {
+                match resolved {
+                    Ok((path, data)) => {
+                        execute(&state, &actor, &base, &ops[*i], path, data.clone()).await
+                    }
+                    Err(e) => Err(ScimError::new(e.status, e.scim_type, e.detail.clone())),
+                }
+            }))
+            .await;
+            for ((i, _), outcome) in group.into_iter().zip(outcomes) {
+                pending.retain(|p| *p != i);
+                errors += record(&ops[i], outcome, &mut ids, &mut results[i]);
+            }
+            if fail_on_errors.is_some_and(|n| errors >= n) {
+                pending.clear();
+                break;
             }
         }
     }

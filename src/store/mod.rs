@@ -165,13 +165,20 @@ async fn write_audit(conn: &mut AnyConnection, e: &AuditEvent) -> Result<(), Sto
     Ok(())
 }
 
-async fn write_user_index(conn: &mut AnyConnection, user: &User) -> Result<(), StoreError> {
+/// Writes a user's index rows; `replace` first removes the old ones.
+async fn write_user_index(
+    conn: &mut AnyConnection,
+    user: &User,
+    replace: bool,
+) -> Result<(), StoreError> {
     let id = user.id.to_string();
-    sqlx::query("DELETE FROM user_index WHERE user_id = $1")
-        .bind(&id)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    if replace {
+        sqlx::query("DELETE FROM user_index WHERE user_id = $1")
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
     let rows = user_index(user);
     if rows.is_empty() {
         return Ok(());
@@ -444,7 +451,7 @@ impl Store for SqlStore {
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        write_user_index(conn, &user).await?;
+        write_user_index(conn, &user, false).await?;
         write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
         write_audit(conn, &event).await?;
         Ok(())
@@ -482,7 +489,7 @@ impl Store for SqlStore {
         if done.rows_affected() == 0 {
             return Err(missed_update(conn, "users", user.id).await);
         }
-        write_user_index(conn, &user).await?;
+        write_user_index(conn, &user, true).await?;
         write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
         write_audit(conn, &event).await?;
         Ok(())
