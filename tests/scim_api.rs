@@ -357,6 +357,42 @@ async fn filters_and_paging() {
     sorted.dedup();
     assert_eq!(seen.len(), 12);
     assert_eq!(sorted.len(), 12);
+    // A page asked for directly (no previous page) agrees with the pages
+    // served in sequence, and a filtered sequence continues correctly.
+    let (_, jump) = t
+        .scim(Method::GET, "/Users?startIndex=8&count=3", None)
+        .await;
+    let jumped: Vec<&str> = jump["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        jumped,
+        seen[7..10].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let mut filtered = Vec::new();
+    for start in [1, 3, 5] {
+        let (_, page) = t
+            .scim(
+                Method::GET,
+                &format!(
+                    "/Users?filter={}&startIndex={start}&count=2",
+                    urlencode(r#"userName sw "user0""#)
+                ),
+                None,
+            )
+            .await;
+        filtered.extend(
+            page["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["userName"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(filtered, seen[..6].to_vec());
     let (_, page) = t.scim(Method::GET, "/Users?count=0", None).await;
     assert_eq!(page["totalResults"], 12);
     assert_eq!(page["Resources"].as_array().unwrap().len(), 0);

@@ -35,6 +35,42 @@ pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     hasher: Hasher,
+    tokens: Arc<TokenCache>,
+}
+
+/// Token records recently read from the store, so that a SCIM request does
+/// not cost a database read to authenticate. Only the stored (hashed)
+/// record is kept; the presented secret is checked on every request.
+#[derive(Default)]
+struct TokenCache(
+    std::sync::Mutex<std::collections::HashMap<String, (TokenRecord, std::time::Instant)>>,
+);
+
+/// How long a token record is trusted without reading it again.
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most token records kept.
+const TOKEN_CACHE_SIZE: usize = 1024;
+
+impl TokenCache {
+    fn get(&self, id: &str) -> Option<TokenRecord> {
+        let cache = self.0.lock().ok()?;
+        cache
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(record, _)| record.clone())
+    }
+
+    fn put(&self, record: &TokenRecord) {
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() >= TOKEN_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(
+                record.id.clone(),
+                (record.clone(), std::time::Instant::now()),
+            );
+        }
+    }
 }
 
 /// A new password to set, or leave the current one.
@@ -50,6 +86,7 @@ impl Directory {
             store,
             clock,
             hasher: Hasher::new(password)?,
+            tokens: Arc::default(),
         })
     }
 
@@ -490,7 +527,16 @@ impl Directory {
         let Some((id, secret)) = token::split(text) else {
             return Ok(None);
         };
-        let record = self.store.get_token(id).await?;
+        let record = match self.tokens.get(id) {
+            Some(r) => Some(r),
+            None => {
+                let r = self.store.get_token(id).await?;
+                if let Some(r) = &r {
+                    self.tokens.put(r);
+                }
+                r
+            }
+        };
         Ok(record.filter(|r| token::secret_matches(secret, &r.secret_hash)))
     }
 

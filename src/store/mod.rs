@@ -42,7 +42,11 @@ pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, Sto
             redact(url)
         )));
     };
-    Ok(Arc::new(SqlStore { read, write }))
+    Ok(Arc::new(SqlStore {
+        read,
+        write,
+        cursors: Cursors::default(),
+    }))
 }
 
 /// A database URL with any password replaced, fit for messages and logs.
@@ -64,6 +68,37 @@ pub fn redact(url: &str) -> String {
 struct SqlStore {
     read: AnyPool,
     write: Writer,
+    cursors: Cursors,
+}
+
+/// Where recently served pages ended: (filter, offset) → the order key of
+/// the last row before `offset`.
+#[derive(Default)]
+struct Cursors(std::sync::Mutex<std::collections::HashMap<(String, usize), String>>);
+
+/// Most page ends remembered.
+const CURSORS: usize = 10_000;
+
+impl Cursors {
+    fn after(&self, filter: &str, offset: usize) -> Option<String> {
+        if offset == 0 {
+            return None;
+        }
+        self.0
+            .lock()
+            .ok()?
+            .get(&(filter.to_string(), offset))
+            .cloned()
+    }
+
+    fn remember(&self, filter: String, offset: usize, key: String) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CURSORS {
+                map.clear();
+            }
+            map.insert((filter, offset), key);
+        }
+    }
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -105,6 +140,35 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> 
 fn parse_id(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| bad_row("id", e))
 }
+
+/// How one kind of record is listed: its layout, table, columns and
+/// default order, how a row is read, and its default-order key.
+struct Kind<T> {
+    layout: &'static sql::Layout,
+    from: &'static str,
+    columns: &'static str,
+    order: &'static str,
+    read: fn(&AnyRow) -> Result<T, StoreError>,
+    order_key: fn(&T) -> String,
+}
+
+const USER_KIND: Kind<User> = Kind {
+    layout: &USERS,
+    from: "users u",
+    columns: USER_COLUMNS,
+    order: "u.user_name_lc",
+    read: user_from_row,
+    order_key: |u| u.attrs.user_name.to_lowercase(),
+};
+
+const GROUP_KIND: Kind<Group> = Kind {
+    layout: &GROUPS,
+    from: "groups g",
+    columns: GROUP_COLUMNS,
+    order: "g.display_name_lc",
+    read: group_from_row,
+    order_key: |g| g.attrs.display_name.to_lowercase(),
+};
 
 const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version";
 const GROUP_COLUMNS: &str = "g.id, g.doc, g.created_at, g.modified_at, g.version";
@@ -322,17 +386,24 @@ impl SqlStore {
 
     /// Counts the records a query matches and reads its page, ordered by
     /// `order`, from `from` (a table with its alias).
-    async fn page<T>(
-        &self,
-        q: &Query<T>,
-        layout: &sql::Layout,
-        from: &str,
-        columns: &str,
-        order: &str,
-        read: fn(&AnyRow) -> Result<T, StoreError>,
-    ) -> Result<Page<T>, StoreError> {
+    async fn page<T>(&self, q: &Query<T>, kind: &Kind<T>) -> Result<Page<T>, StoreError> {
+        let Kind {
+            layout,
+            from,
+            columns,
+            order,
+            read,
+            order_key,
+        } = kind;
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {from}"));
         where_clause(&mut count, q, layout);
+        // Sequential pages in the default order continue after the key the
+        // previous page ended on, instead of walking past `offset` rows.
+        let cursor_id = format!("{}|{:?}", count.text, count.args);
+        let after = match q.sort {
+            None => self.cursors.after(&cursor_id, q.offset),
+            Some(_) => None,
+        };
         let total: i64 = query(&count)
             .fetch_one(&self.read)
             .await
@@ -343,6 +414,12 @@ impl SqlStore {
         if q.limit > 0 && (q.offset as i64) < total {
             let mut sql = Sql::new(&format!("SELECT {columns} FROM {from}"));
             where_clause(&mut sql, q, layout);
+            if let Some(last) = &after {
+                sql.push(" AND ")
+                    .push(order)
+                    .push(" > ")
+                    .bind(Arg::Text(last.clone()));
+            }
             let sorted = match &q.sort {
                 Some(sort) => sql::order_by(sort, layout, order, &mut sql),
                 None => None,
@@ -350,9 +427,17 @@ impl SqlStore {
             if sorted.is_none() {
                 sql.push(" ORDER BY ").push(order);
             }
-            page_clause(&mut sql, q.offset, q.limit);
+            page_clause(
+                &mut sql,
+                if after.is_some() { 0 } else { q.offset },
+                q.limit,
+            );
             let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
             items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+            if let (None, Some(last)) = (&q.sort, items.last()) {
+                self.cursors
+                    .remember(cursor_id, q.offset + items.len(), order_key(last));
+            }
         }
         Ok(Page {
             total: total as usize,
@@ -547,16 +632,7 @@ impl Store for SqlStore {
     }
 
     async fn list_users(&self, q: &Query<User>) -> Result<Page<User>, StoreError> {
-        let mut page = self
-            .page(
-                q,
-                &USERS,
-                "users u",
-                USER_COLUMNS,
-                "u.user_name_lc",
-                user_from_row,
-            )
-            .await?;
+        let mut page = self.page(q, &USER_KIND).await?;
         self.load_groups_of(&mut page.items).await?;
         Ok(page)
     }
@@ -737,16 +813,7 @@ impl Store for SqlStore {
         q: &Query<Group>,
         with_members: bool,
     ) -> Result<Page<Group>, StoreError> {
-        let mut page = self
-            .page(
-                q,
-                &GROUPS,
-                "groups g",
-                GROUP_COLUMNS,
-                "g.display_name_lc",
-                group_from_row,
-            )
-            .await?;
+        let mut page = self.page(q, &GROUP_KIND).await?;
         if with_members {
             self.load_members_of(&mut page.items).await?;
         }
