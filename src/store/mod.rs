@@ -42,10 +42,12 @@ pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, Sto
             redact(url)
         )));
     };
+    let sole_writer = matches!(write, Writer::Batched(_));
     Ok(Arc::new(SqlStore {
         read,
         write,
         cursors: Cursors::default(),
+        counts: Counts::new(sole_writer),
     }))
 }
 
@@ -69,6 +71,62 @@ struct SqlStore {
     read: AnyPool,
     write: Writer,
     cursors: Cursors,
+    counts: Counts,
+}
+
+/// Counts of recent list queries, valid until the next write (and for at
+/// most [`COUNT_TTL`], for writers in other processes). Only used where this
+/// process is the store's sole writer (SQLite).
+struct Counts {
+    enabled: bool,
+    generation: std::sync::atomic::AtomicU64,
+    map: std::sync::Mutex<std::collections::HashMap<String, CountEntry>>,
+}
+
+/// A remembered count: the write generation and time it was taken at.
+type CountEntry = (u64, std::time::Instant, i64);
+
+const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Counts {
+    fn new(enabled: bool) -> Counts {
+        Counts {
+            enabled,
+            generation: Default::default(),
+            map: Default::default(),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Every write makes the remembered counts stale.
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn get(&self, query: &str) -> Option<i64> {
+        if !self.enabled {
+            return None;
+        }
+        let map = self.map.lock().ok()?;
+        let (generation, at, total) = map.get(query)?;
+        (*generation == self.generation() && at.elapsed() < COUNT_TTL).then_some(*total)
+    }
+
+    fn put(&self, query: String, generation: u64, total: i64) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CURSORS {
+                map.clear();
+            }
+            map.insert(query, (generation, std::time::Instant::now(), total));
+        }
+    }
 }
 
 /// Where recently served pages ended: (filter, offset) → the order key of
@@ -317,6 +375,13 @@ async fn add_members(
 }
 
 impl SqlStore {
+    /// Runs a write job; remembered counts are stale afterwards.
+    async fn run_write(&self, job: Job) -> Result<(), StoreError> {
+        let result = self.write.run(job).await;
+        self.counts.bump();
+        result
+    }
+
     /// Fills in the direct groups of each user.
     async fn load_groups_of(&self, users: &mut [User]) -> Result<(), StoreError> {
         if users.is_empty() {
@@ -404,12 +469,20 @@ impl SqlStore {
             None => self.cursors.after(&cursor_id, q.offset),
             Some(_) => None,
         };
-        let total: i64 = query(&count)
-            .fetch_one(&self.read)
-            .await
-            .map_err(backend)?
-            .try_get(0)
-            .map_err(backend)?;
+        let total = match self.counts.get(&cursor_id) {
+            Some(total) => total,
+            None => {
+                let generation = self.counts.generation();
+                let total: i64 = query(&count)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(backend)?
+                    .try_get(0)
+                    .map_err(backend)?;
+                self.counts.put(cursor_id.clone(), generation, total);
+                total
+            }
+        };
         let mut items = Vec::new();
         if q.limit > 0 && (q.offset as i64) < total {
             let mut sql = Sql::new(&format!("SELECT {columns} FROM {from}"));
@@ -518,7 +591,7 @@ impl Store for SqlStore {
         let user = user.clone();
         let password_hash = password_hash.map(str::to_string);
         let event = event.clone();
-        self.write.run(job(move |conn| Box::pin(async move {
+        self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -553,7 +626,7 @@ impl Store for SqlStore {
         let user = user.clone();
         let password_hash = password_hash.map(str::to_string);
         let event = event.clone();
-        self.write.run(job(move |conn| Box::pin(async move {
+        self.run_write(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE users SET user_name = $1, user_name_lc = $2, display_name = $3, external_id = $4, status = $5, \
              doc = $6, modified_at = $7, version = $8 WHERE id = $9 AND version = $10",
@@ -662,7 +735,7 @@ impl Store for SqlStore {
     async fn insert_group(&self, group: &Group, event: &AuditEvent) -> Result<(), StoreError> {
         let group = group.clone();
         let event = event.clone();
-        self.write.run(job(move |conn| Box::pin(async move {
+        self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -693,7 +766,7 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let group = group.clone();
         let event = event.clone();
-        self.write.run(job(move |conn| Box::pin(async move {
+        self.run_write(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE groups SET display_name = $1, display_name_lc = $2, external_id = $3, doc = $4, \
              modified_at = $5, version = $6 WHERE id = $7 AND version = $8",
@@ -827,7 +900,7 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let token = token.clone();
         let event = event.clone();
-        self.write.run(job(move |conn| Box::pin(async move {
+        self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO scim_tokens (id, name, secret_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5)",
         )
