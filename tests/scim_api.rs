@@ -711,3 +711,66 @@ async fn concurrent_writes_commit_together_but_fail_alone() {
         "one audit event per committed create, none for the failures"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sensitive_too_many_and_other_versions_are_refused() {
+    let t = start().await;
+    let id = t
+        .create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
+
+    // A password in a URI would land in access logs: 403 sensitive.
+    let (status, body) = t
+        .scim(
+            Method::GET,
+            "/Users?filter=password+eq+%22S3cure-pass!%22",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(scim_type(&body), "sensitive");
+    assert_eq!(body["status"], "403");
+    // Inside a string literal it is only text.
+    let (status, _) = t
+        .scim(
+            Method::GET,
+            "/Users?filter=userName+eq+%22password%22",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let many = vec![r#"userName eq "x""#; 201].join(" or ");
+    let (status, body) = t
+        .scim(
+            Method::POST,
+            "/Users/.search",
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": many})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(scim_type(&body), "tooMany");
+
+    for body in [
+        json!({"schemas": ["urn:scim:schemas:core:1.0"], "userName": "old"}),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:1.1:User"], "userName": "old"}),
+    ] {
+        let (status, answer) = t.scim(Method::POST, "/Users", Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(scim_type(&answer), "invalidVers");
+    }
+    let (status, answer) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:1.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "title", "value": "x"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(scim_type(&answer), "invalidVers");
+    let (_, user) = t.scim(Method::GET, &format!("/Users/{id}"), None).await;
+    assert!(user.get("title").is_none(), "nothing was written: {user}");
+}

@@ -4,6 +4,10 @@
 use super::attributes::AttrDef;
 use super::time::Timestamp;
 
+/// Most comparisons one filter may hold, whichever protocol sent it: each
+/// becomes an indexed lookup, and a client that needs more should page.
+pub const MAX_FILTER_TERMS: usize = 200;
+
 /// A comparison between an attribute's values and an assertion value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

@@ -155,9 +155,11 @@ async fn execute(
 ) -> ScimResult<Done> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let data = || {
-        data.clone().ok_or_else(|| {
+        let data = data.clone().ok_or_else(|| {
             ScimError::bad_request("invalidSyntax", format!("{} {path} needs data", op.method))
-        })
+        })?;
+        super::check_version(&data)?;
+        Ok::<_, ScimError>(data)
     };
     let done = |status, id: String, location: String, version: String| Done {
         status,

@@ -4,6 +4,7 @@
 //! a stack overflow.
 
 use crate::directory::attributes::{by_scim, AttrDef, Syntax};
+use crate::directory::query::MAX_FILTER_TERMS;
 use crate::directory::{Filter, Op, Timestamp, Value};
 
 use super::error::ScimError;
@@ -81,14 +82,73 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
     Ok(tokens)
 }
 
-struct Parser<'a, T: 'static> {
+/// Whether a filter names a secret attribute (`password`), which a client
+/// must never put in a request URI (RFC 7644 §3.4.2, `sensitive`).
+pub fn names_secret(input: &str) -> bool {
+    tokenize(input).is_ok_and(|tokens| {
+        tokens.iter().any(|t| match t {
+            Token::Word(w) => {
+                let name = w.rsplit([':', '.']).next().unwrap_or(w);
+                name.eq_ignore_ascii_case("password")
+            }
+            _ => false,
+        })
+    })
+}
+
+/// A parsed filter before its names are resolved: the grammar of RFC 7644
+/// §3.4.2.2, bounded in depth, length and number of comparisons.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// `path pr`
+    Present(String),
+    /// `path op literal`; `ne` is kept as its own operator here.
+    Compare(String, String, Literal),
+    /// `path[inner]`: the inner names are sub-attributes of `path`.
+    ValuePath(String, Box<Expr>),
+}
+
+/// A comparison value as written: a quoted string or a bare word
+/// (`true`, `false`, `null`, a number).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Quoted(String),
+    Bare(String),
+}
+
+struct Parser {
     tokens: Vec<Token>,
     pos: usize,
-    table: &'static [AttrDef<T>],
-    core_urn: &'a str,
-    /// Inside `attr[…]`: the multi-valued attribute whose sub-attributes
-    /// the names refer to.
-    element: Option<&'static str>,
+    /// Inside `attr[…]` (value filters do not nest).
+    in_value_path: bool,
+    /// Comparisons read so far (bounded by [`MAX_FILTER_TERMS`]).
+    terms: usize,
+}
+
+/// Parses filter text into its syntax tree.
+pub fn parse_expr(input: &str) -> Result<Expr, ScimError> {
+    if input.len() > MAX_FILTER_BYTES {
+        return Err(invalid(format!(
+            "filter longer than {MAX_FILTER_BYTES} bytes"
+        )));
+    }
+    let mut parser = Parser {
+        tokens: tokenize(input)?,
+        pos: 0,
+        in_value_path: false,
+        terms: 0,
+    };
+    if parser.tokens.is_empty() {
+        return Err(invalid("empty filter"));
+    }
+    let expr = parser.or(0)?;
+    if parser.pos != parser.tokens.len() {
+        return Err(invalid("unexpected text after the end of the filter"));
+    }
+    Ok(expr)
 }
 
 /// Parses `input` into a filter over the attributes in `table`; `core_urn`
@@ -98,29 +158,11 @@ pub fn parse<T>(
     table: &'static [AttrDef<T>],
     core_urn: &str,
 ) -> Result<Filter<T>, ScimError> {
-    if input.len() > MAX_FILTER_BYTES {
-        return Err(invalid(format!(
-            "filter longer than {MAX_FILTER_BYTES} bytes"
-        )));
-    }
-    let mut parser = Parser {
-        tokens: tokenize(input)?,
-        pos: 0,
-        table,
-        core_urn,
-        element: None,
-    };
-    if parser.tokens.is_empty() {
-        return Err(invalid("empty filter"));
-    }
-    let filter = parser.or(0)?;
-    if parser.pos != parser.tokens.len() {
-        return Err(invalid("unexpected text after the end of the filter"));
-    }
-    Ok(filter)
+    let expr = parse_expr(input)?;
+    Resolver { table, core_urn }.filter(&expr, None)
 }
 
-impl<T> Parser<'_, T> {
+impl Parser {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -135,7 +177,7 @@ impl<T> Parser<'_, T> {
         t
     }
 
-    fn or(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
+    fn or(&mut self, depth: usize) -> Result<Expr, ScimError> {
         let mut parts = vec![self.and(depth)?];
         while self.peek_word("or") {
             self.pos += 1;
@@ -144,11 +186,11 @@ impl<T> Parser<'_, T> {
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Filter::Or(parts)
+            Expr::Or(parts)
         })
     }
 
-    fn and(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
+    fn and(&mut self, depth: usize) -> Result<Expr, ScimError> {
         let mut parts = vec![self.unary(depth)?];
         while self.peek_word("and") {
             self.pos += 1;
@@ -157,11 +199,11 @@ impl<T> Parser<'_, T> {
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Filter::And(parts)
+            Expr::And(parts)
         })
     }
 
-    fn unary(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
+    fn unary(&mut self, depth: usize) -> Result<Expr, ScimError> {
         if depth >= MAX_FILTER_DEPTH {
             return Err(invalid(format!(
                 "filter nested deeper than {MAX_FILTER_DEPTH}"
@@ -169,7 +211,7 @@ impl<T> Parser<'_, T> {
         }
         if self.peek_word("not") && self.tokens.get(self.pos + 1) == Some(&Token::Open) {
             self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.group(depth + 1)?)));
+            return Ok(Expr::Not(Box::new(self.group(depth + 1)?)));
         }
         if self.peek() == Some(&Token::Open) {
             return self.group(depth + 1);
@@ -177,7 +219,7 @@ impl<T> Parser<'_, T> {
         self.comparison(depth)
     }
 
-    fn group(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
+    fn group(&mut self, depth: usize) -> Result<Expr, ScimError> {
         if self.next() != Some(Token::Open) {
             return Err(invalid("expected '('"));
         }
@@ -188,17 +230,109 @@ impl<T> Parser<'_, T> {
         Ok(inner)
     }
 
-    /// `attr[filter]`: the inner filter names sub-attributes of `attr`.
-    fn value_filter(&mut self, path: &str, depth: usize) -> Result<Filter<T>, ScimError> {
-        if self.element.is_some() {
+    /// `attr[filter]`.
+    fn value_path(&mut self, path: String, depth: usize) -> Result<Expr, ScimError> {
+        if self.in_value_path {
             return Err(invalid("value filters cannot be nested"));
         }
+        self.pos += 1; // '['
+        self.in_value_path = true;
+        let inner = self.or(depth + 1);
+        self.in_value_path = false;
+        let inner = inner?;
+        if self.next() != Some(Token::CloseBracket) {
+            return Err(invalid(format!("expected ']' to close {path}[")));
+        }
+        Ok(Expr::ValuePath(path, Box::new(inner)))
+    }
+
+    fn comparison(&mut self, depth: usize) -> Result<Expr, ScimError> {
+        self.terms += 1;
+        if self.terms > MAX_FILTER_TERMS {
+            return Err(ScimError::bad_request(
+                "tooMany",
+                format!(
+                    "a filter may hold at most {MAX_FILTER_TERMS} comparisons; page or split the query"
+                ),
+            ));
+        }
+        let path = match self.next() {
+            Some(Token::Word(w)) => w,
+            _ => return Err(invalid("expected an attribute name")),
+        };
+        if self.peek() == Some(&Token::OpenBracket) {
+            return self.value_path(path, depth);
+        }
+        let op = match self.next() {
+            Some(Token::Word(w)) => w.to_ascii_lowercase(),
+            _ => return Err(invalid(format!("expected an operator after {path:?}"))),
+        };
+        if op == "pr" {
+            return Ok(Expr::Present(path));
+        }
+        if !OPERATORS.contains(&op.as_str()) {
+            return Err(invalid(format!("unknown operator {op:?}")));
+        }
+        let literal = match self.next() {
+            Some(Token::Text(t)) => Literal::Quoted(t),
+            Some(Token::Word(w)) => Literal::Bare(w),
+            _ => {
+                return Err(invalid(format!(
+                    "expected a value after the operator for {path:?}"
+                )))
+            }
+        };
+        Ok(Expr::Compare(path, op, literal))
+    }
+}
+
+/// The comparison operators, lower-cased.
+const OPERATORS: &[&str] = &["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
+
+/// Resolves a syntax tree's names against an attribute table.
+struct Resolver<'a, T: 'static> {
+    table: &'static [AttrDef<T>],
+    core_urn: &'a str,
+}
+
+impl<T> Resolver<'_, T> {
+    /// `element`: inside `attr[…]`, the multi-valued attribute whose
+    /// sub-attributes the names refer to. Recursion is bounded by the
+    /// parser's depth limit.
+    fn filter(&self, expr: &Expr, element: Option<&'static str>) -> Result<Filter<T>, ScimError> {
+        Ok(match expr {
+            Expr::And(parts) => Filter::And(
+                parts
+                    .iter()
+                    .map(|p| self.filter(p, element))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(parts) => Filter::Or(
+                parts
+                    .iter()
+                    .map(|p| self.filter(p, element))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not(inner) => Filter::Not(Box::new(self.filter(inner, element)?)),
+            Expr::Present(path) => Filter::Present(self.attribute(path, element)?),
+            Expr::Compare(path, op, literal) => {
+                self.comparison(self.attribute(path, element)?, op, literal)?
+            }
+            Expr::ValuePath(path, inner) => {
+                let parent = self.multi_valued(path)?;
+                Filter::Element(parent, Box::new(self.filter(inner, Some(parent))?))
+            }
+        })
+    }
+
+    /// The name of the multi-valued attribute `path` names, whose
+    /// sub-attributes are indexed element by element.
+    fn multi_valued(&self, path: &str) -> Result<&'static str, ScimError> {
         let name = match path.rsplit_once(':') {
             Some((schema, name)) if schema.eq_ignore_ascii_case(self.core_urn) => name,
             _ => path,
         };
-        let parent = self
-            .table
+        self.table
             .iter()
             .filter_map(|d| d.element.as_ref().map(|e| e.parent))
             .find(|p| p.eq_ignore_ascii_case(name))
@@ -206,20 +340,15 @@ impl<T> Parser<'_, T> {
                 invalid(format!(
                     "{path:?} is not a multi-valued attribute with sub-attributes"
                 ))
-            })?;
-        self.pos += 1; // '['
-        self.element = Some(parent);
-        let inner = self.or(depth + 1);
-        self.element = None;
-        let inner = inner?;
-        if self.next() != Some(Token::CloseBracket) {
-            return Err(invalid(format!("expected ']' to close {path}[")));
-        }
-        Ok(Filter::Element(parent, Box::new(inner)))
+            })
     }
 
-    fn attribute(&self, path: &str) -> Result<&'static AttrDef<T>, ScimError> {
-        if let Some(parent) = self.element {
+    fn attribute(
+        &self,
+        path: &str,
+        element: Option<&'static str>,
+    ) -> Result<&'static AttrDef<T>, ScimError> {
+        if let Some(parent) = element {
             let full = format!("{parent}.{path}");
             return by_scim(self.table, &full)
                 .filter(|d| d.element.as_ref().is_some_and(|e| e.parent == parent))
@@ -244,24 +373,14 @@ impl<T> Parser<'_, T> {
             .ok_or_else(|| invalid(format!("unknown or unfilterable attribute {path:?}")))
     }
 
-    fn comparison(&mut self, depth: usize) -> Result<Filter<T>, ScimError> {
-        let path = match self.next() {
-            Some(Token::Word(w)) => w,
-            _ => return Err(invalid("expected an attribute name")),
-        };
-        if self.peek() == Some(&Token::OpenBracket) {
-            return self.value_filter(&path, depth);
-        }
-        let def = self.attribute(&path)?;
-        let op = match self.next() {
-            Some(Token::Word(w)) => w.to_ascii_lowercase(),
-            _ => return Err(invalid(format!("expected an operator after {path:?}"))),
-        };
-        if op == "pr" {
-            return Ok(Filter::Present(def));
-        }
+    fn comparison(
+        &self,
+        def: &'static AttrDef<T>,
+        op: &str,
+        literal: &Literal,
+    ) -> Result<Filter<T>, ScimError> {
         let negate = op == "ne";
-        let op = match op.as_str() {
+        let op = match op {
             "eq" | "ne" => Op::Eq,
             "co" => Op::Co,
             "sw" => Op::Sw,
@@ -269,14 +388,9 @@ impl<T> Parser<'_, T> {
             "gt" => Op::Gt,
             "ge" => Op::Ge,
             "lt" => Op::Lt,
-            "le" => Op::Le,
-            other => return Err(invalid(format!("unknown operator {other:?}"))),
+            _ => Op::Le,
         };
-        let literal = self
-            .next()
-            .ok_or_else(|| invalid(format!("expected a value after the operator for {path:?}")))?;
-        let value = value_for(def, literal)?;
-        let filter = match value {
+        let filter = match value_for(def, literal)? {
             // `attr eq null` means the attribute has no value.
             None if op == Op::Eq => Filter::Not(Box::new(Filter::Present(def))),
             None => return Err(invalid("null can only be compared with eq or ne")),
@@ -290,12 +404,75 @@ impl<T> Parser<'_, T> {
     }
 }
 
+/// Whether one element of a multi-valued attribute (a JSON object such as
+/// `{"type": "work", "value": "a@x"}`) satisfies a value filter's inner
+/// expression; used by PATCH paths like `emails[type eq "work"]`. Strings
+/// compare without regard to case, as the core schema's sub-attributes do;
+/// booleans and numbers compare by value.
+pub fn element_matches(expr: &Expr, item: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    let field = |path: &str| {
+        let name = path.rsplit('.').next().unwrap_or(path);
+        item.as_object().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+    };
+    match expr {
+        Expr::And(parts) => parts.iter().all(|p| element_matches(p, item)),
+        Expr::Or(parts) => parts.iter().any(|p| element_matches(p, item)),
+        Expr::Not(inner) => !element_matches(inner, item),
+        Expr::ValuePath(..) => false,
+        Expr::Present(path) => field(path).is_some_and(|v| !v.is_null() && v != ""),
+        Expr::Compare(path, op, literal) => {
+            let actual = field(path);
+            let matched = match (actual, literal) {
+                (None | Some(J::Null), Literal::Bare(w)) if w == "null" => true,
+                (None | Some(J::Null), _) => false,
+                (Some(J::Bool(b)), Literal::Bare(w)) => {
+                    matches!(op.as_str(), "eq" | "ne") && w.eq_ignore_ascii_case(&b.to_string())
+                }
+                (Some(J::Number(n)), Literal::Bare(w)) => {
+                    let (a, b) = (n.as_f64(), w.parse::<f64>().ok());
+                    match (a, b, op.as_str()) {
+                        (Some(a), Some(b), "eq" | "ne") => a == b,
+                        (Some(a), Some(b), "gt") => a > b,
+                        (Some(a), Some(b), "ge") => a >= b,
+                        (Some(a), Some(b), "lt") => a < b,
+                        (Some(a), Some(b), "le") => a <= b,
+                        _ => false,
+                    }
+                }
+                (Some(J::String(a)), Literal::Quoted(b)) => {
+                    let (a, b) = (a.to_lowercase(), b.to_lowercase());
+                    match op.as_str() {
+                        "eq" | "ne" => a == b,
+                        "co" => a.contains(&b),
+                        "sw" => a.starts_with(&b),
+                        "ew" => a.ends_with(&b),
+                        "gt" => a > b,
+                        "ge" => a >= b,
+                        "lt" => a < b,
+                        _ => a <= b,
+                    }
+                }
+                _ => false,
+            };
+            if op == "ne" {
+                !matched
+            } else {
+                matched
+            }
+        }
+    }
+}
+
 /// The typed assertion value for `def`; `None` for the literal `null`.
-fn value_for<T>(def: &AttrDef<T>, literal: Token) -> Result<Option<Value>, ScimError> {
+fn value_for<T>(def: &AttrDef<T>, literal: &Literal) -> Result<Option<Value>, ScimError> {
     let (text, quoted) = match literal {
-        Token::Text(t) => (t, true),
-        Token::Word(w) => (w, false),
-        _ => return Err(invalid("expected a value")),
+        Literal::Quoted(t) => (t.clone(), true),
+        Literal::Bare(w) => (w.clone(), false),
     };
     if !quoted && text == "null" {
         return Ok(None);
@@ -407,6 +584,23 @@ mod tests {
             let e = p(bad).unwrap_err();
             assert_eq!(e.scim_type, Some("invalidFilter"), "{bad}");
         }
+    }
+
+    #[test]
+    fn finds_secrets_outside_string_literals() {
+        assert!(super::names_secret(r#"password eq "x""#));
+        assert!(super::names_secret(
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:Password pr"#
+        ));
+        assert!(!super::names_secret(r#"userName eq "password""#));
+    }
+
+    #[test]
+    fn too_many_comparisons_are_refused() {
+        let many = vec![r#"userName eq "x""#; MAX_FILTER_TERMS + 1].join(" or ");
+        assert_eq!(p(&many).unwrap_err().scim_type, Some("tooMany"));
+        let enough = vec![r#"userName eq "x""#; MAX_FILTER_TERMS].join(" or ");
+        assert!(p(&enough).is_ok());
     }
 
     #[test]

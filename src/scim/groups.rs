@@ -102,7 +102,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
-    let p = params(query)?;
+    let p = ListParams::from_uri(query)?;
     let (total, offset, items) =
         page(&state, &headers, &p, p.filter(GROUP_ATTRS, GROUP_URN)?).await?;
     Ok(p.respond(total, offset, items.into_iter()))

@@ -210,9 +210,41 @@ fn read_json(body: Result<Bytes, BytesRejection>) -> ScimResult<Value> {
             ScimError::bad_request("invalidSyntax", rejection.body_text())
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let body = serde_json::from_slice(&bytes).map_err(|e| {
         ScimError::bad_request("invalidSyntax", format!("the body is not valid JSON: {e}"))
-    })
+    })?;
+    check_version(&body)?;
+    Ok(body)
+}
+
+/// Refuses a message or resource whose `schemas` name another SCIM version
+/// (SCIM 1.x's `urn:scim:schemas:…`, or a `…:1.0:…` IETF URN) with 400
+/// `invalidVers`; every other URN is left to the handler.
+fn check_version(body: &Value) -> ScimResult<()> {
+    let Some(schemas) = body.get("schemas").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    for urn in schemas.iter().filter_map(Value::as_str) {
+        let lower = urn.to_ascii_lowercase();
+        let other_version = lower.starts_with("urn:scim:schemas:")
+            || [
+                "urn:ietf:params:scim:api:messages:",
+                "urn:ietf:params:scim:schemas:core:",
+            ]
+            .iter()
+            .any(|prefix| {
+                lower
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| !rest.starts_with("2.0:"))
+            });
+        if other_version {
+            return Err(ScimError::bad_request(
+                "invalidVers",
+                format!("{urn} belongs to another SCIM version; this server speaks SCIM 2.0"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A resource id from the path; anything that is not an id is simply unknown.
@@ -258,6 +290,21 @@ struct ListParams {
 pub const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 impl ListParams {
+    /// Reads the query string of a `GET` list. A filter on `password` in a
+    /// URI is refused with 403 `sensitive` (RFC 7644 §3.4.2): the secret
+    /// would land in access logs.
+    fn from_uri(q: Result<axum::extract::Query<ListParams>, QueryRejection>) -> ScimResult<Self> {
+        let p = params(q)?;
+        if p.filter.as_deref().is_some_and(filter::names_secret) {
+            return Err(ScimError::new(
+                StatusCode::FORBIDDEN,
+                Some("sensitive"),
+                "a filter on password must not travel in a URI; use POST .search",
+            ));
+        }
+        Ok(p)
+    }
+
     /// Reads a SearchRequest body (RFC 7644 §3.4.3); names in any case,
     /// attribute lists as arrays or comma-separated strings.
     fn from_body(body: Value) -> ScimResult<ListParams> {

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
+use super::filter::{element_matches, parse_expr, Expr, Literal};
 use super::resources::{canonical, canonicalize, ENTERPRISE_URN};
 
 /// One PATCH operation.
@@ -113,7 +114,8 @@ struct Path {
     /// The extension URN the path is inside, if any.
     extension: Option<&'static str>,
     attr: String,
-    filter: Option<(String, String)>,
+    /// `attr[filter]`: which elements of a multi-valued attribute.
+    filter: Option<Expr>,
     sub: Option<String>,
 }
 
@@ -150,23 +152,17 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     let (head, filter, tail) = match rest.find('[') {
         Some(open) => {
             let close = rest
-                .find(']')
+                .rfind(']')
                 .ok_or_else(|| invalid_path(format!("unclosed '[' in {text:?}")))?;
             if close < open {
                 return Err(invalid_path(format!("invalid path {text:?}")));
             }
             let inner = &rest[open + 1..close];
-            let parts: Vec<&str> = inner.splitn(3, ' ').collect();
-            if parts.len() != 3 || !parts[1].eq_ignore_ascii_case("eq") {
-                return Err(invalid_path(format!(
-                    "only filters of the form [attr eq \"value\"] are supported: {text:?}"
-                )));
-            }
-            let value: String = serde_json::from_str(parts[2].trim()).map_err(|_| {
-                invalid_path(format!("the value in {text:?} must be a quoted string"))
+            let filter = parse_expr(inner).map_err(|e| {
+                invalid_path(format!("invalid value filter in {text:?}: {}", e.detail))
             })?;
             let tail = rest[close + 1..].trim_start_matches('.');
-            (&rest[..open], Some((canon(parts[0]), value)), tail)
+            (&rest[..open], Some(filter), tail)
         }
         None => match rest.split_once('.') {
             Some((h, t)) => (h, None, t),
@@ -184,11 +180,28 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     })
 }
 
-fn matches(item: &Value, filter: &(String, String)) -> bool {
-    match item.get(&filter.0) {
-        Some(Value::String(s)) => s.eq_ignore_ascii_case(&filter.1),
-        Some(Value::Bool(b)) => b.to_string() == filter.1,
-        _ => false,
+fn matches(item: &Value, filter: &Expr) -> bool {
+    element_matches(filter, item)
+}
+
+/// The sub-attribute values a value filter pins with `eq` (`type eq
+/// "work"`, joined by `and`), with which a new element is seeded when an
+/// `add` finds none (as Entra ID expects of `emails[type eq "work"].value`).
+fn pinned(filter: &Expr, into: &mut Map<String, Value>) {
+    match filter {
+        Expr::Compare(path, op, literal) if op == "eq" => {
+            let value = match literal {
+                Literal::Quoted(s) => Value::String(s.clone()),
+                Literal::Bare(w) => match w.to_ascii_lowercase().as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => return,
+                },
+            };
+            into.insert(canon(path), value);
+        }
+        Expr::And(parts) => parts.iter().for_each(|p| pinned(p, into)),
+        _ => {}
     }
 }
 
@@ -205,9 +218,17 @@ fn merge_into(array: &mut Vec<Value>, value: Value) {
     }
 }
 
-/// Applies operations to a resource document in place.
+/// Attributes the server owns: a path naming one is refused with
+/// `mutability`; inside a no-path value (Okta sends `id` there) they are
+/// ignored.
+const READ_ONLY: &[&str] = &["id", "meta", "schemas", "groups"];
+
+/// Applies operations to a resource document in place. When an operation
+/// makes a value `primary`, the values that were primary before stop being
+/// so (RFC 7643 §2.4: at most one primary value).
 pub fn apply(doc: &mut Map<String, Value>, ops: &[Operation], core_urn: &str) -> ScimResult<()> {
     for op in ops {
+        let before = doc.clone();
         match (&op.path, op.op) {
             (None, OpKind::Remove) => {
                 return Err(ScimError::bad_request("noTarget", "remove needs a path"))
@@ -219,6 +240,9 @@ pub fn apply(doc: &mut Map<String, Value>, ops: &[Operation], core_urn: &str) ->
                     ));
                 };
                 for (key, value) in values {
+                    if READ_ONLY.contains(&canon(&key).as_str()) {
+                        continue;
+                    }
                     // Dotted or URN-qualified keys (as Entra ID sends) are paths.
                     let path = parse_path(&key, core_urn)?;
                     apply_one(doc, kind, &path, Some(value))?;
@@ -226,11 +250,41 @@ pub fn apply(doc: &mut Map<String, Value>, ops: &[Operation], core_urn: &str) ->
             }
             (Some(text), kind) => {
                 let path = parse_path(text, core_urn)?;
+                if path.extension.is_none() && READ_ONLY.contains(&path.attr.as_str()) {
+                    return Err(ScimError::bad_request(
+                        "mutability",
+                        format!("{} is set by the server and cannot be modified", path.attr),
+                    ));
+                }
                 apply_one(doc, kind, &path, op.value.clone())?;
             }
         }
+        settle_primary(&before, doc);
     }
     Ok(())
+}
+
+/// Where an operation left two or more values of a multi-valued attribute
+/// primary, the ones that were primary before give way.
+fn settle_primary(before: &Map<String, Value>, doc: &mut Map<String, Value>) {
+    let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
+    for (attr, value) in doc.iter_mut() {
+        let Value::Array(items) = value else { continue };
+        if items.iter().filter(|v| is_primary(v)).count() < 2 {
+            continue;
+        }
+        let old: Vec<&Value> = match before.get(attr) {
+            Some(Value::Array(old)) => old.iter().filter(|v| is_primary(v)).collect(),
+            _ => continue,
+        };
+        for item in items.iter_mut() {
+            if is_primary(item) && old.contains(&&*item) {
+                if let Value::Object(m) = item {
+                    m.insert("primary".into(), Value::Bool(false));
+                }
+            }
+        }
+    }
 }
 
 fn apply_one(
@@ -293,7 +347,7 @@ fn apply_one(
                     }
                     // Entra ID adds to emails[type eq "work"].value when no work email exists yet.
                     let mut item = Map::new();
-                    item.insert(filter.0.clone(), Value::String(filter.1.clone()));
+                    pinned(filter, &mut item);
                     match sub {
                         Some(s) => {
                             item.insert(s.clone(), value);
@@ -433,6 +487,74 @@ mod tests {
             json!({"Operations": [{"op": "add", "path": format!("{ENTERPRISE_URN}:department"), "value": "R&D"}]}),
         );
         assert_eq!(out[ENTERPRISE_URN]["department"], "R&D");
+    }
+
+    #[test]
+    fn value_filters_use_the_whole_grammar() {
+        let doc = json!({"userName": "a", "emails": [
+            {"value": "a@work.example", "type": "work"},
+            {"value": "a@home.example", "type": "home"},
+            {"value": "b@work.example", "type": "other"}]});
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "remove", "path": "emails[type eq \"work\" or value ew \"@work.example\"]"}]}),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@home.example", "type": "home"}])
+        );
+        let out = run(
+            doc.clone(),
+            json!({"Operations": [{"op": "replace", "path": "emails[not (type eq \"home\") and value sw \"b\"].display", "value": "B"}]}),
+        );
+        assert_eq!(out["emails"][2]["display"], "B");
+        assert!(out["emails"][0].get("display").is_none());
+        let mut d = doc.as_object().unwrap().clone();
+        let ops = parse(json!({"Operations": [{"op": "replace", "path": "emails[type eq \"fax\"]", "value": {"value": "x"}}]})).unwrap();
+        assert_eq!(
+            apply(&mut d, &ops, URN).unwrap_err().scim_type,
+            Some("noTarget")
+        );
+        let bad = parse(json!({"Operations": [{"op": "remove", "path": "emails[type zz \"w\"]"}]}))
+            .unwrap();
+        assert_eq!(
+            apply(&mut d, &bad, URN).unwrap_err().scim_type,
+            Some("invalidPath")
+        );
+    }
+
+    #[test]
+    fn a_new_primary_value_takes_over() {
+        let doc = json!({"userName": "a", "emails": [{"value": "a@x", "primary": true}]});
+        let out = run(
+            doc,
+            json!({"Operations": [{"op": "add", "path": "emails", "value": [{"value": "b@x", "primary": true}]}]}),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@x", "primary": false}, {"value": "b@x", "primary": true}])
+        );
+    }
+
+    #[test]
+    fn server_owned_attributes_are_not_patched() {
+        let mut doc = json!({"userName": "a"}).as_object().unwrap().clone();
+        for path in ["id", "meta.created", "groups"] {
+            let ops = parse(json!({"Operations": [{"op": "replace", "path": path, "value": "x"}]}))
+                .unwrap();
+            assert_eq!(
+                apply(&mut doc, &ops, URN).unwrap_err().scim_type,
+                Some("mutability"),
+                "{path}"
+            );
+        }
+        // Okta's rename carries the id in a no-path replace: ignored.
+        let ops = parse(
+            json!({"Operations": [{"op": "replace", "value": {"id": "1", "userName": "b"}}]}),
+        )
+        .unwrap();
+        apply(&mut doc, &ops, URN).unwrap();
+        assert_eq!(Value::Object(doc), json!({"userName": "b"}));
     }
 
     #[test]

@@ -25,13 +25,23 @@ pub async fn create(
     State(state): State<ScimState>,
     Extension(actor): Extension<Actor>,
     headers: HeaderMap,
+    query: Result<Query<Projection>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
+    let projection = params(query)?;
     let user = create_user(&state, &actor, read_json(body)?).await?;
-    Ok(created(
-        user_to_json(&user, &base_url(&headers)),
-        &user.meta,
-    ))
+    Ok(created(rendered(&user, &headers, &projection), &user.meta))
+}
+
+/// A user as a response shows it, projected as the request asked.
+fn rendered(user: &User, headers: &HeaderMap, projection: &Projection) -> Value {
+    let mut body = user_to_json(user, &base_url(headers));
+    resources::project(
+        &mut body,
+        projection.attributes.as_deref(),
+        projection.excluded_attributes.as_deref(),
+    );
+    body
 }
 
 /// Creates a user from a User resource (POST /Users and Bulk).
@@ -129,13 +139,11 @@ pub async fn get(
     if let Some(response) = not_modified(&headers, &user.meta) {
         return Ok(response);
     }
-    let mut body = user_to_json(&user, &base_url(&headers));
-    resources::project(
-        &mut body,
-        projection.attributes.as_deref(),
-        projection.excluded_attributes.as_deref(),
-    );
-    Ok(respond(StatusCode::OK, body, Some(&user.meta)))
+    Ok(respond(
+        StatusCode::OK,
+        rendered(&user, &headers, &projection),
+        Some(&user.meta),
+    ))
 }
 
 pub async fn list(
@@ -143,7 +151,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
-    let p = params(query)?;
+    let p = ListParams::from_uri(query)?;
     let (total, offset, items) =
         page(&state, &headers, &p, p.filter(USER_ATTRS, USER_URN)?).await?;
     Ok(p.respond(total, offset, items.into_iter()))
@@ -184,13 +192,15 @@ pub async fn replace(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    query: Result<Query<Projection>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
+    let projection = params(query)?;
     let id = parse_id(&id, "user")?;
     let user = replace_user(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
-        user_to_json(&user, &base_url(&headers)),
+        rendered(&user, &headers, &projection),
         Some(&user.meta),
     ))
 }
@@ -200,13 +210,15 @@ pub async fn patch(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    query: Result<Query<Projection>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
+    let projection = params(query)?;
     let id = parse_id(&id, "user")?;
     let user = patch_user(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
-        user_to_json(&user, &base_url(&headers)),
+        rendered(&user, &headers, &projection),
         Some(&user.meta),
     ))
 }
