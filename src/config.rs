@@ -75,6 +75,10 @@ pub struct StoreConfig {
     /// How long a write waits for a locked SQLite database.
     #[serde(with = "duration")]
     pub busy_timeout: Duration,
+    /// How often a server reads changes made by other writers (other
+    /// nodes, the command line) into its in-memory view; 0 never.
+    #[serde(with = "duration")]
+    pub refresh_interval: Duration,
 }
 
 /// Password hashing (argon2id).
@@ -143,6 +147,7 @@ impl Default for StoreConfig {
         StoreConfig {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
+            refresh_interval: Duration::from_secs(1),
         }
     }
 }

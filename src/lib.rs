@@ -38,12 +38,20 @@ pub enum StartError {
 }
 
 /// Opens the store named by the configuration and builds the directory
-/// service on it (used by `serve` and by the command-line tools).
+/// service on it for the command-line tools: every read goes to the
+/// database.
 pub async fn open_directory(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Directory, StartError> {
     let store = store::open(&config.database_url(), &config.store).await?;
+    Ok(Directory::new(store, clock, &config.password)?)
+}
+
+/// The directory a server runs on: reads come from an in-memory view of
+/// the store, kept in step with it.
+async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Directory, StartError> {
+    let store = store::open_served(&config.database_url(), &config.store).await?;
     Ok(Directory::new(store, clock, &config.password)?)
 }
 
@@ -65,7 +73,7 @@ impl Server {
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
         let base = ldap::dn::Dn::parse(&config.base_dn)
             .map_err(|e| StartError::Config(format!("base_dn: {e}")))?;
-        let directory = open_directory(config, clock).await?;
+        let directory = serve_directory(config, clock).await?;
         let bootstrap_token = directory.bootstrap_token().await?;
         let listen = |what: &'static str, addr: SocketAddr| async move {
             TcpListener::bind(addr)

@@ -13,6 +13,35 @@ use serde_json::{json, Value};
 
 const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const BULK_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+/// argon2id hashes per second on this machine with Roster's default
+/// parameters (m = 19 MiB, t = 2, p = 1) on `threads` threads: the bound
+/// that POST /Users with a password cannot beat.
+fn argon2_bound(threads: usize) -> f64 {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+    let per_thread = 20;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let params = Params::new(19_456, 2, 1, None).unwrap();
+                let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                for _ in 0..per_thread {
+                    let salt = argon2::password_hash::SaltString::generate(
+                        &mut argon2::password_hash::rand_core::OsRng,
+                    );
+                    hasher.hash_password(b"Bench-password-123", &salt).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    (threads * per_thread) as f64 / started.elapsed().as_secs_f64()
+}
 
 struct Stats {
     name: String,
@@ -20,6 +49,7 @@ struct Stats {
     ops: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    failed: usize,
 }
 
 impl Stats {
@@ -32,12 +62,13 @@ impl Stats {
                 .unwrap_or_default()
         };
         println!(
-            "| {:<34} | {:>5} | {:>9.0} | {:>8.2} | {:>8.2} |",
+            "| {:<34} | {:>5} | {:>9.0} | {:>8.2} | {:>8.2} | {:>6} |",
             self.name,
             self.conns,
-            self.ops as f64 / self.elapsed.as_secs_f64(),
+            (self.ops - self.failed) as f64 / self.elapsed.as_secs_f64(),
             pct(0.50).as_secs_f64() * 1000.0,
             pct(0.99).as_secs_f64() * 1000.0,
+            self.failed,
         );
     }
 }
@@ -85,21 +116,26 @@ where
     for _ in 0..conns {
         let (op, next) = (op.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
+            let (mut lat, mut failed) = (Vec::new(), 0);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= ops {
-                    return lat;
+                    return (lat, failed);
                 }
                 let t = Instant::now();
-                assert!(op(i).await, "operation {i} failed");
-                lat.push(t.elapsed());
+                if op(i).await {
+                    lat.push(t.elapsed());
+                } else {
+                    failed += 1;
+                }
             }
         }));
     }
-    let mut latencies = Vec::new();
+    let (mut latencies, mut failed) = (Vec::new(), 0);
     for t in tasks {
-        latencies.extend(t.await.unwrap());
+        let (l, f) = t.await.unwrap();
+        latencies.extend(l);
+        failed += f;
     }
     Stats {
         name: name.into(),
@@ -107,6 +143,7 @@ where
         ops,
         elapsed: started.elapsed(),
         latencies,
+        failed,
     }
 }
 
@@ -118,6 +155,17 @@ fn rand_index(i: usize, n: usize) -> usize {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--argon2-bound") {
+        // Run by scim.sh in a session of its own, like the server.
+        for threads in [
+            1,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ] {
+            argon2_bound(threads); // warm up
+            println!("{threads}:{:.2}", argon2_bound(threads));
+        }
+        return;
+    }
     let (url, token) = (args[1].clone(), args[2].clone());
     let n_users: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let n_groups: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(1_000);
@@ -141,7 +189,7 @@ async fn main() {
             async move {
                 let ops: Vec<Value> = (b * batch..((b + 1) * batch).min(n_users))
                     .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": {
-                        "userName": format!("user{i:06}"), "name": {"givenName": "Bench", "familyName": format!("User{i}")},
+                        "schemas": [USER_URN], "userName": format!("user{i:06}"), "name": {"givenName": "Bench", "familyName": format!("User{i}")},
                         "emails": [{"value": format!("user{i:06}@bench.example"), "type": "work", "primary": true}]}}))
                     .collect();
                 let (s, body) = c.send(reqwest::Method::POST, "/Bulk", Some(&json!({"schemas": [BULK_URN], "Operations": ops}))).await;
@@ -180,7 +228,7 @@ async fn main() {
             .send(
                 reqwest::Method::POST,
                 "/Groups",
-                Some(&json!({"displayName": format!("group{g:04}"), "members": members})),
+                Some(&json!({"schemas": [GROUP_URN], "displayName": format!("group{g:04}"), "members": members})),
             )
             .await;
         assert!(s == 201 || s == 400, "group {g}: {s}");
@@ -194,7 +242,9 @@ async fn main() {
         .send(
             reqwest::Method::POST,
             "/Groups",
-            Some(&json!({"displayName": "big-10k", "members": big_members})),
+            Some(
+                &json!({"schemas": [GROUP_URN], "displayName": "big-10k", "members": big_members}),
+            ),
         )
         .await;
     assert_eq!(s, 201, "{big}");
@@ -208,9 +258,14 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    println!("| operation                          | conns |     ops/s | p50 (ms) | p99 (ms) |");
-    println!("|------------------------------------|-------|-----------|----------|----------|");
+    println!(
+        "| operation                          | conns |     ops/s | p50 (ms) | p99 (ms) | failed |"
+    );
+    println!(
+        "|------------------------------------|-------|-----------|----------|----------|--------|"
+    );
     let made = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut password_rates = Vec::new();
     for conns in [1usize, 32] {
         let scale = if conns == 1 { 1 } else { 4 };
         let tag = conns;
@@ -223,7 +278,7 @@ async fn main() {
                         .send(
                             reqwest::Method::POST,
                             "/Users",
-                            Some(&json!({"userName": format!("new{tag}-{i}")})),
+                            Some(&json!({"schemas": [USER_URN], "userName": format!("new{tag}-{i}")})),
                         )
                         .await;
                     if let Some(id) = u["id"].as_str() {
@@ -235,18 +290,22 @@ async fn main() {
         })
         .await
         .print();
-        measure("POST /Users (argon2id password)", conns, 100 * scale, {
+        let with_password = measure("POST /Users (argon2id password)", conns, 100 * scale, {
             let c = c.clone();
             move |i| {
                 let c = c.clone();
                 async move {
-                    let body = json!({"userName": format!("pw{tag}-{i}"), "password": "Bench-password-123"});
+                    let body = json!({"schemas": [USER_URN], "userName": format!("pw{tag}-{i}"), "password": "Bench-password-123"});
                     c.send(reqwest::Method::POST, "/Users", Some(&body)).await.0 == 201
                 }
             }
         })
-        .await
-        .print();
+        .await;
+        with_password.print();
+        password_rates.push((
+            conns,
+            with_password.ops as f64 / with_password.elapsed.as_secs_f64(),
+        ));
         measure("GET /Users/{id}", conns, 3000 * scale, {
             let (c, ids) = (c.clone(), ids.clone());
             move |i| {
@@ -287,7 +346,7 @@ async fn main() {
                 let (c, ids) = (c.clone(), ids.clone());
                 async move {
                     let body = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "title", "value": format!("t{i}")}]});
-                    c.send(reqwest::Method::PATCH, &format!("/Users/{}", ids[rand_index(i + 7, ids.len())]), Some(&body)).await.0 == 200
+                    matches!(c.send(reqwest::Method::PATCH, &format!("/Users/{}", ids[rand_index(i + 7, ids.len())]), Some(&body)).await.0, 200 | 204)
                 }
             }
         })
@@ -311,13 +370,33 @@ async fn main() {
                         .send()
                         .await
                         .unwrap();
-                    resp.status().as_u16() == 200
+                    matches!(resp.status().as_u16(), 200 | 204)
                 }
             }
         })
         .await
         .print();
         made.lock().unwrap().clear();
+    }
+
+    // ---- POST with a password against the hashing bound ----
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bounds: Vec<(usize, f64)> = std::env::var("ARGON2_BOUND")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| {
+            let (t, r) = p.split_once(':')?;
+            Some((t.parse().ok()?, r.parse().ok()?))
+        })
+        .collect();
+    for (conns, rate) in password_rates {
+        let threads = conns.min(cores);
+        if let Some((_, bound)) = bounds.iter().find(|(t, _)| *t == threads) {
+            println!(
+                "POST /Users with a password at {conns} conns: {rate:.1}/s = {:.0}% of the argon2id bound ({bound:.1} hashes/s on {threads} thread(s))",
+                100.0 * rate / bound
+            );
+        }
     }
 
     // ---- paging through every user, 100 at a time ----

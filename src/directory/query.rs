@@ -1,7 +1,7 @@
 //! The one query language inside Roster. SCIM and LDAP filters are both
 //! translated into a [`Filter`]; the store compiles it into indexed SQL.
 
-use super::attributes::AttrDef;
+use super::attributes::{AttrDef, Storage, Syntax};
 use super::time::Timestamp;
 
 /// Most comparisons one filter may hold, whichever protocol sent it: each
@@ -127,4 +127,221 @@ impl<T: 'static> Query<T> {
 pub struct Page<T> {
     pub total: usize,
     pub items: Vec<T>,
+}
+
+/// A record as the in-memory evaluator sees it: the values of each
+/// attribute, normalised as the index keeps them. [`Hydrated`] reads a
+/// complete record; a read model may answer membership attributes from its
+/// own maps instead of loading every member.
+pub trait Subject<T: 'static> {
+    /// Whether any value of `def` (only those of element `pos`, for a
+    /// sub-attribute inside a value filter) satisfies `test`; `test` gets
+    /// the normalised value.
+    fn any(
+        &self,
+        def: &'static AttrDef<T>,
+        pos: Option<usize>,
+        test: &mut dyn FnMut(&str) -> bool,
+    ) -> bool;
+
+    /// The positions of the elements of the multi-valued attribute `parent`.
+    fn positions(&self, parent: &str) -> Vec<usize>;
+}
+
+/// A complete record (a user with its groups, a group with its members'
+/// names) as a [`Subject`].
+pub struct Hydrated<'a, T>(pub &'a T);
+
+impl<T: Record> Subject<T> for Hydrated<'_, T> {
+    fn any(
+        &self,
+        def: &'static AttrDef<T>,
+        pos: Option<usize>,
+        test: &mut dyn FnMut(&str) -> bool,
+    ) -> bool {
+        match (pos, &def.element) {
+            (Some(p), Some(e)) => (e.values)(self.0)
+                .iter()
+                .any(|(i, v)| *i == p && test(&def.normalize(v))),
+            // Inside a value filter only the element's own sub-attributes
+            // are tied to its position; an indexed attribute outside the
+            // element has no position and never matches there.
+            (Some(_), None) if def.storage == Storage::Index => false,
+            _ => (def.values)(self.0).iter().any(|v| test(&def.normalize(v))),
+        }
+    }
+
+    fn positions(&self, parent: &str) -> Vec<usize> {
+        let key = format!("{parent}.value");
+        let Some(def) = T::table().iter().find(|d| d.key == key) else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = def
+            .element
+            .as_ref()
+            .map(|e| (e.values)(self.0).into_iter().map(|(i, _)| i).collect())
+            .unwrap_or_default();
+        out.dedup();
+        out
+    }
+}
+
+/// A kind of record with its attribute table.
+pub trait Record: Sized + 'static {
+    fn table() -> &'static [AttrDef<Self>];
+}
+
+impl Record for super::model::User {
+    fn table() -> &'static [AttrDef<Self>] {
+        super::attributes::USER_ATTRS
+    }
+}
+
+impl Record for super::model::Group {
+    fn table() -> &'static [AttrDef<Self>] {
+        super::attributes::GROUP_ATTRS
+    }
+}
+
+impl<T: 'static> Filter<T> {
+    /// Evaluates the filter against one record, three-valued like the SQL
+    /// the store compiles it into: `None` is LDAP's "undefined", which
+    /// neither matches nor stops matching under `Not`.
+    pub fn eval(&self, record: &dyn Subject<T>) -> Option<bool> {
+        self.eval_at(record, None)
+    }
+
+    fn eval_at(&self, record: &dyn Subject<T>, pos: Option<usize>) -> Option<bool> {
+        match self {
+            Filter::True => Some(true),
+            Filter::False => Some(false),
+            Filter::Undefined => None,
+            Filter::And(parts) => {
+                let mut out = Some(true);
+                for p in parts {
+                    match p.eval_at(record, pos) {
+                        Some(false) => return Some(false),
+                        None => out = None,
+                        Some(true) => {}
+                    }
+                }
+                out
+            }
+            Filter::Or(parts) => {
+                let mut out = Some(false);
+                for p in parts {
+                    match p.eval_at(record, pos) {
+                        Some(true) => return Some(true),
+                        None => out = None,
+                        Some(false) => {}
+                    }
+                }
+                out
+            }
+            Filter::Not(inner) => inner.eval_at(record, pos).map(|b| !b),
+            Filter::Element(parent, inner) => {
+                if pos.is_some() {
+                    return None;
+                }
+                let mut out = Some(false);
+                for p in record.positions(parent) {
+                    match inner.eval_at(record, Some(p)) {
+                        Some(true) => return Some(true),
+                        None => out = None,
+                        Some(false) => {}
+                    }
+                }
+                out
+            }
+            Filter::Present(def) => {
+                if def.storage == Storage::Status {
+                    return Some(true);
+                }
+                Some(record.any(def, pos, &mut |_| true))
+            }
+            Filter::Compare(def, op, value) => compare(record, def, *op, value, pos),
+            Filter::Substring(def, parts) => {
+                if matches!(def.syntax, Syntax::Time | Syntax::Boolean) {
+                    return None;
+                }
+                let initial = parts.initial.as_deref().map(|s| def.normalize(s));
+                let any: Vec<String> = parts.any.iter().map(|s| def.normalize(s)).collect();
+                let last = parts.last.as_deref().map(|s| def.normalize(s));
+                Some(record.any(def, pos, &mut |v| {
+                    substring_matches(v, initial.as_deref(), &any, last.as_deref())
+                }))
+            }
+        }
+    }
+}
+
+fn substring_matches(v: &str, initial: Option<&str>, any: &[String], last: Option<&str>) -> bool {
+    let mut rest = v;
+    if let Some(i) = initial {
+        match rest.strip_prefix(i) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    for part in any {
+        match rest.find(part.as_str()) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    last.is_none_or(|l| rest.ends_with(l))
+}
+
+/// `def op value` on a record, as the SQL comparison does it: strings by
+/// their normalised bytes, times as instants, booleans as `true`/`false`.
+fn compare<T: 'static>(
+    record: &dyn Subject<T>,
+    def: &'static AttrDef<T>,
+    op: Op,
+    value: &Value,
+    pos: Option<usize>,
+) -> Option<bool> {
+    use std::cmp::Ordering;
+    if def.storage == Storage::Status {
+        return match (op, value) {
+            (Op::Eq, Value::Bool(b)) => Some(record.any(def, pos, &mut |v| (v == "true") == *b)),
+            (Op::Eq, Value::Str(s)) => {
+                let b = s.eq_ignore_ascii_case("true");
+                Some(record.any(def, pos, &mut |v| (v == "true") == b))
+            }
+            _ => None,
+        };
+    }
+    let ordered = |ord: Ordering| match op {
+        Op::Eq => ord == Ordering::Equal,
+        Op::Gt => ord == Ordering::Greater,
+        Op::Ge => ord != Ordering::Less,
+        Op::Lt => ord == Ordering::Less,
+        Op::Le => ord != Ordering::Greater,
+        _ => false,
+    };
+    match (def.syntax, value) {
+        (Syntax::Time, Value::Time(t)) => {
+            if matches!(op, Op::Co | Op::Sw | Op::Ew) {
+                return None;
+            }
+            Some(record.any(def, pos, &mut |v| {
+                Timestamp::parse_generalized(v).is_some_and(|x| ordered(x.cmp(t)))
+            }))
+        }
+        (Syntax::Time, _) => None,
+        (_, value) => {
+            let arg = match value {
+                Value::Str(s) => def.normalize(s),
+                Value::Bool(b) => b.to_string(),
+                Value::Time(t) => t.generalized(),
+            };
+            Some(record.any(def, pos, &mut |v| match op {
+                Op::Co => v.contains(arg.as_str()),
+                Op::Sw => v.starts_with(arg.as_str()),
+                Op::Ew => v.ends_with(arg.as_str()),
+                _ => ordered(v.cmp(arg.as_str())),
+            }))
+        }
+    }
 }

@@ -65,7 +65,7 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Adds and removes the named members only; the rest of the group is
-    /// not rewritten.
+    /// not rewritten. Returns the group's new version.
     async fn modify_members(
         &self,
         group_id: Uuid,
@@ -73,7 +73,7 @@ pub trait Store: Send + Sync {
         remove: &[Uuid],
         modified: Timestamp,
         event: &AuditEvent,
-    ) -> Result<(), StoreError>;
+    ) -> Result<i64, StoreError>;
 
     async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
 

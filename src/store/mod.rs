@@ -6,6 +6,8 @@
 mod postgres;
 pub mod sql;
 mod sqlite;
+mod view;
+mod viewed;
 mod writer;
 
 use std::sync::Arc;
@@ -27,8 +29,20 @@ use futures::future::BoxFuture;
 use sql::{condition, Arg, Sql, GROUPS, USERS};
 use writer::{Job, Writer};
 
-/// Opens the database named by `url`, applying migrations.
+/// Opens the database named by `url`, applying migrations. Reads go to the
+/// database each time: for the command-line tools.
 pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(open_sql(url, config).await?))
+}
+
+/// Opens the database for a server: reads are answered by an in-memory
+/// view loaded now and kept in step with the database (see `viewed`).
+pub async fn open_served(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    let sql = open_sql(url, config).await?;
+    viewed::ViewedStore::start(sql, config).await
+}
+
+async fn open_sql(url: &str, config: &StoreConfig) -> Result<SqlStore, StoreError> {
     sqlx::any::install_default_drivers();
     let (read, write) = if url.starts_with("sqlite:") {
         let (read, write) = sqlite::open(url, config).await?;
@@ -42,13 +56,7 @@ pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, Sto
             redact(url)
         )));
     };
-    let sole_writer = matches!(write, Writer::Batched(_));
-    Ok(Arc::new(SqlStore {
-        read,
-        write,
-        cursors: Cursors::default(),
-        counts: Counts::new(sole_writer),
-    }))
+    Ok(SqlStore { read, write })
 }
 
 /// A database URL with any password replaced, fit for messages and logs.
@@ -70,93 +78,6 @@ pub fn redact(url: &str) -> String {
 struct SqlStore {
     read: AnyPool,
     write: Writer,
-    cursors: Cursors,
-    counts: Counts,
-}
-
-/// Counts of recent list queries, valid until the next write (and for at
-/// most [`COUNT_TTL`], for writers in other processes). Only used where this
-/// process is the store's sole writer (SQLite).
-struct Counts {
-    enabled: bool,
-    generation: std::sync::atomic::AtomicU64,
-    map: std::sync::Mutex<std::collections::HashMap<String, CountEntry>>,
-}
-
-/// A remembered count: the write generation and time it was taken at.
-type CountEntry = (u64, std::time::Instant, i64);
-
-const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
-
-impl Counts {
-    fn new(enabled: bool) -> Counts {
-        Counts {
-            enabled,
-            generation: Default::default(),
-            map: Default::default(),
-        }
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Every write makes the remembered counts stale.
-    fn bump(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn get(&self, query: &str) -> Option<i64> {
-        if !self.enabled {
-            return None;
-        }
-        let map = self.map.lock().ok()?;
-        let (generation, at, total) = map.get(query)?;
-        (*generation == self.generation() && at.elapsed() < COUNT_TTL).then_some(*total)
-    }
-
-    fn put(&self, query: String, generation: u64, total: i64) {
-        if !self.enabled {
-            return;
-        }
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= CURSORS {
-                map.clear();
-            }
-            map.insert(query, (generation, std::time::Instant::now(), total));
-        }
-    }
-}
-
-/// Where recently served pages ended: (filter, offset) → the order key of
-/// the last row before `offset`.
-#[derive(Default)]
-struct Cursors(std::sync::Mutex<std::collections::HashMap<(String, usize), String>>);
-
-/// Most page ends remembered.
-const CURSORS: usize = 10_000;
-
-impl Cursors {
-    fn after(&self, filter: &str, offset: usize) -> Option<String> {
-        if offset == 0 {
-            return None;
-        }
-        self.0
-            .lock()
-            .ok()?
-            .get(&(filter.to_string(), offset))
-            .cloned()
-    }
-
-    fn remember(&self, filter: String, offset: usize, key: String) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= CURSORS {
-                map.clear();
-            }
-            map.insert((filter, offset), key);
-        }
-    }
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -200,14 +121,13 @@ fn parse_id(s: &str) -> Result<Uuid, StoreError> {
 }
 
 /// How one kind of record is listed: its layout, table, columns and
-/// default order, how a row is read, and its default-order key.
+/// default order, and how a row is read.
 struct Kind<T> {
     layout: &'static sql::Layout,
     from: &'static str,
     columns: &'static str,
     order: &'static str,
     read: fn(&AnyRow) -> Result<T, StoreError>,
-    order_key: fn(&T) -> String,
 }
 
 const USER_KIND: Kind<User> = Kind {
@@ -216,7 +136,6 @@ const USER_KIND: Kind<User> = Kind {
     columns: USER_COLUMNS,
     order: "u.user_name_lc",
     read: user_from_row,
-    order_key: |u| u.attrs.user_name.to_lowercase(),
 };
 
 const GROUP_KIND: Kind<Group> = Kind {
@@ -225,7 +144,6 @@ const GROUP_KIND: Kind<Group> = Kind {
     columns: GROUP_COLUMNS,
     order: "g.display_name_lc",
     read: group_from_row,
-    order_key: |g| g.attrs.display_name.to_lowercase(),
 };
 
 const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version";
@@ -375,11 +293,8 @@ async fn add_members(
 }
 
 impl SqlStore {
-    /// Runs a write job; remembered counts are stale afterwards.
     async fn run_write(&self, job: Job) -> Result<(), StoreError> {
-        let result = self.write.run(job).await;
-        self.counts.bump();
-        result
+        self.write.run(job).await
     }
 
     /// Fills in the direct groups of each user.
@@ -458,41 +373,19 @@ impl SqlStore {
             columns,
             order,
             read,
-            order_key,
         } = kind;
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {from}"));
         where_clause(&mut count, q, layout);
-        // Sequential pages in the default order continue after the key the
-        // previous page ended on, instead of walking past `offset` rows.
-        let cursor_id = format!("{}|{:?}", count.text, count.args);
-        let after = match q.sort {
-            None => self.cursors.after(&cursor_id, q.offset),
-            Some(_) => None,
-        };
-        let total = match self.counts.get(&cursor_id) {
-            Some(total) => total,
-            None => {
-                let generation = self.counts.generation();
-                let total: i64 = query(&count)
-                    .fetch_one(&self.read)
-                    .await
-                    .map_err(backend)?
-                    .try_get(0)
-                    .map_err(backend)?;
-                self.counts.put(cursor_id.clone(), generation, total);
-                total
-            }
-        };
+        let total: i64 = query(&count)
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
         let mut items = Vec::new();
         if q.limit > 0 && (q.offset as i64) < total {
             let mut sql = Sql::new(&format!("SELECT {columns} FROM {from}"));
             where_clause(&mut sql, q, layout);
-            if let Some(last) = &after {
-                sql.push(" AND ")
-                    .push(order)
-                    .push(" > ")
-                    .bind(Arg::Text(last.clone()));
-            }
             let sorted = match &q.sort {
                 Some(sort) => sql::order_by(sort, layout, order, &mut sql),
                 None => None,
@@ -500,17 +393,9 @@ impl SqlStore {
             if sorted.is_none() {
                 sql.push(" ORDER BY ").push(order);
             }
-            page_clause(
-                &mut sql,
-                if after.is_some() { 0 } else { q.offset },
-                q.limit,
-            );
+            page_clause(&mut sql, q.offset, q.limit);
             let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
             items = rows.iter().map(read).collect::<Result<Vec<_>, _>>()?;
-            if let (None, Some(last)) = (&q.sort, items.last()) {
-                self.cursors
-                    .remember(cursor_id, q.offset + items.len(), order_key(last));
-            }
         }
         Ok(Page {
             total: total as usize,
@@ -530,6 +415,88 @@ impl SqlStore {
         self.load_groups_of(&mut users).await?;
         let [user] = users;
         Ok(Some(user))
+    }
+}
+
+/// Reads for loading and refreshing the in-memory view.
+impl SqlStore {
+    /// Every user (without groups) and every group with its member rows
+    /// (member names left empty: the view looks them up).
+    async fn everything(&self) -> Result<(Vec<User>, Vec<Group>), StoreError> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u"))
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        let users = rows
+            .iter()
+            .map(user_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM groups g"))
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        let mut groups = rows
+            .iter()
+            .map(group_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let index: std::collections::HashMap<Uuid, usize> =
+            groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+        let rows =
+            sqlx::query("SELECT group_id, member_id, member_kind, display FROM group_members")
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+        for row in rows {
+            let group: String = row.try_get(0).map_err(backend)?;
+            let id: String = row.try_get(1).map_err(backend)?;
+            let kind: String = row.try_get(2).map_err(backend)?;
+            let display: Option<String> = row.try_get(3).map_err(backend)?;
+            if let Some(i) = index.get(&parse_id(&group)?) {
+                groups[*i].members.push(Member {
+                    id: parse_id(&id)?,
+                    kind: if kind == "Group" {
+                        MemberKind::Group
+                    } else {
+                        MemberKind::User
+                    },
+                    name: String::new(),
+                    display,
+                });
+            }
+        }
+        Ok((users, groups))
+    }
+
+    /// Audit events after `after` that changed a user or group:
+    /// (event id, target kind, target id).
+    async fn changes_after(&self, after: i64) -> Result<Vec<(i64, String, Uuid)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, target_kind, target_id FROM audit_events \
+             WHERE id > $1 AND target_kind IN ('user', 'group') ORDER BY id LIMIT 10000",
+        )
+        .bind(after)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get(0).map_err(backend)?;
+            let kind: String = row.try_get(1).map_err(backend)?;
+            let target: String = row.try_get(2).map_err(backend)?;
+            if let Ok(target) = Uuid::parse_str(&target) {
+                out.push((id, kind, target));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest audit event id, 0 when there is none.
+    async fn last_change(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM audit_events")
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        row.try_get(0).map_err(backend)
     }
 }
 
@@ -805,24 +772,28 @@ impl Store for SqlStore {
         remove: &[Uuid],
         modified: Timestamp,
         event: &AuditEvent,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let add = add.to_vec();
         let remove = remove.to_vec();
         let event = event.clone();
+        let version = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let new_version = version.clone();
         self.write
             .run(job(move |conn| {
                 Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2",
+                    let row = sqlx::query(
+                        "UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2 RETURNING version",
                     )
                     .bind(modified.0)
                     .bind(group_id.to_string())
-                    .execute(&mut *conn)
+                    .fetch_optional(&mut *conn)
                     .await
                     .map_err(backend)?;
-                    if done.rows_affected() == 0 {
+                    let Some(row) = row else {
                         return Err(StoreError::NotFound);
-                    }
+                    };
+                    let v: i64 = row.try_get(0).map_err(backend)?;
+                    new_version.store(v, std::sync::atomic::Ordering::SeqCst);
                     for chunk in remove.chunks(500) {
                         let mut sql = Sql::new("DELETE FROM group_members WHERE group_id = ");
                         sql.bind(Arg::Text(group_id.to_string()))
@@ -835,7 +806,8 @@ impl Store for SqlStore {
                     Ok(())
                 })
             }))
-            .await
+            .await?;
+        Ok(version.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {

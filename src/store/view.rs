@@ -1,0 +1,853 @@
+//! The in-memory read model: every user and group, their memberships and an
+//! index of their searchable values, kept in step with the database by
+//! [`super::viewed::ViewedStore`]. Searches and reads are answered here
+//! without a database round trip; the query tree is evaluated by
+//! [`Filter::eval`], the same three-valued semantics the SQL compiler has,
+//! after the index has narrowed the candidates.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::{Arc, RwLock};
+
+use uuid::Uuid;
+
+use crate::directory::attributes::{user_index, AttrDef, Storage, Syntax};
+use crate::directory::query::{Hydrated, Subject};
+use crate::directory::{
+    Filter, Group, GroupRef, Member, MemberKind, Op, Page, Query, Sort, Timestamp, User, Value,
+};
+
+/// A slot number: where a record sits in its table.
+type Slot = u32;
+
+/// Slots holding one value of an attribute.
+type Postings = Vec<Slot>;
+
+/// An attribute's values → the slots holding them, in value order (so that
+/// prefixes and ranges are one walk).
+type ValueIndex = BTreeMap<Box<str>, Postings>;
+
+/// One member of a group, as stored: the member's id, kind and the display
+/// text a client sent. Names are looked up when the group is read, so a
+/// renamed user shows its new name everywhere at once.
+#[derive(Debug, Clone)]
+struct MemberRow {
+    id: Uuid,
+    kind: MemberKind,
+    display: Option<String>,
+}
+
+struct Table<T> {
+    records: Vec<Option<Arc<T>>>,
+    free: Vec<Slot>,
+    by_id: HashMap<Uuid, Slot>,
+    /// Lower-cased names (userName, displayName) → slot, in order: the
+    /// default ordering of lists.
+    by_name: BTreeMap<String, Slot>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            records: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            by_name: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    fn get(&self, slot: Slot) -> Option<&Arc<T>> {
+        self.records.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn slot(&self, id: &Uuid) -> Option<Slot> {
+        self.by_id.get(id).copied()
+    }
+
+    fn put(&mut self, id: Uuid, name_lc: String, record: Arc<T>) -> Slot {
+        let slot = match self.by_id.get(&id) {
+            Some(s) => *s,
+            None => match self.free.pop() {
+                Some(s) => s,
+                None => {
+                    self.records.push(None);
+                    (self.records.len() - 1) as Slot
+                }
+            },
+        };
+        self.records[slot as usize] = Some(record);
+        self.by_id.insert(id, slot);
+        self.by_name.insert(name_lc, slot);
+        slot
+    }
+
+    fn remove(&mut self, id: &Uuid, name_lc: &str) -> Option<Slot> {
+        let slot = self.by_id.remove(id)?;
+        if self.by_name.get(name_lc) == Some(&slot) {
+            self.by_name.remove(name_lc);
+        }
+        self.records[slot as usize] = None;
+        self.free.push(slot);
+        Some(slot)
+    }
+
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    users: Table<User>,
+    /// attribute key → value → user slots (the store's `user_index`, plus
+    /// externalId).
+    user_values: HashMap<&'static str, ValueIndex>,
+    groups: Table<Group>,
+    /// externalId → group slots.
+    group_external: ValueIndex,
+    /// Members of each group, by group slot.
+    members: HashMap<Slot, Vec<MemberRow>>,
+    /// The groups each user or group is a direct member of, by member id.
+    member_of: HashMap<Uuid, Vec<Slot>>,
+    /// Records deleted here, so that a late refresh does not bring them back.
+    deleted: HashSet<Uuid>,
+}
+
+/// The read model. Cheap to share; every method takes the lock briefly.
+#[derive(Default)]
+pub struct View {
+    inner: RwLock<Inner>,
+}
+
+/// The index rows of a user the view keeps: the store's index rows, and
+/// the externalId column.
+fn user_rows(user: &User) -> Vec<(&'static str, String)> {
+    let mut rows: Vec<(&'static str, String)> = user_index(user)
+        .into_iter()
+        .map(|(k, v, _)| (k, v))
+        .collect();
+    if let Some(e) = &user.attrs.external_id {
+        rows.push(("externalId", e.clone()));
+    }
+    rows.sort();
+    rows.dedup();
+    rows
+}
+
+fn post(index: &mut ValueIndex, value: &str, slot: Slot) {
+    match index.get_mut(value) {
+        Some(p) => {
+            if !p.contains(&slot) {
+                p.push(slot)
+            }
+        }
+        None => {
+            index.insert(value.into(), vec![slot]);
+        }
+    }
+}
+
+fn unpost(index: &mut ValueIndex, value: &str, slot: Slot) {
+    if let Some(p) = index.get_mut(value) {
+        p.retain(|s| *s != slot);
+        if p.is_empty() {
+            index.remove(value);
+        }
+    }
+}
+
+impl Inner {
+    fn unindex_user(&mut self, user: &User, slot: Slot) {
+        for (key, value) in user_rows(user) {
+            if let Some(index) = self.user_values.get_mut(key) {
+                unpost(index, &value, slot);
+            }
+        }
+    }
+
+    fn put_user(&mut self, user: User) {
+        let mut user = user;
+        user.groups.clear();
+        if let Some(old) = self.users.slot(&user.id) {
+            let previous = self.users.get(old).cloned();
+            if let Some(previous) = previous {
+                if previous.meta.version > user.meta.version {
+                    return;
+                }
+                self.unindex_user(&previous, old);
+                self.users
+                    .by_name
+                    .remove(&previous.attrs.user_name.to_lowercase());
+            }
+        }
+        let rows = user_rows(&user);
+        let name = user.attrs.user_name.to_lowercase();
+        let slot = self.users.put(user.id, name, Arc::new(user));
+        for (key, value) in rows {
+            post(self.user_values.entry(key).or_default(), &value, slot);
+        }
+    }
+
+    fn remove_user(&mut self, id: Uuid) {
+        let Some(slot) = self.users.slot(&id) else {
+            return;
+        };
+        if let Some(user) = self.users.get(slot).cloned() {
+            self.unindex_user(&user, slot);
+            self.users.remove(&id, &user.attrs.user_name.to_lowercase());
+        }
+        self.forget_member(id);
+    }
+
+    /// Removes a deleted user or group from every group it was in.
+    fn forget_member(&mut self, id: Uuid) {
+        for g in self.member_of.remove(&id).unwrap_or_default() {
+            if let Some(rows) = self.members.get_mut(&g) {
+                rows.retain(|m| m.id != id);
+            }
+        }
+    }
+
+    fn put_group(&mut self, group: Group, members: Option<Vec<MemberRow>>) {
+        let mut group = group;
+        group.members.clear();
+        if let Some(old) = self.groups.slot(&group.id) {
+            if let Some(previous) = self.groups.get(old).cloned() {
+                if previous.meta.version > group.meta.version {
+                    return;
+                }
+                self.groups
+                    .by_name
+                    .remove(&previous.attrs.display_name.to_lowercase());
+                if let Some(e) = &previous.attrs.external_id {
+                    unpost(&mut self.group_external, e, old);
+                }
+            }
+        }
+        let external = group.attrs.external_id.clone();
+        let name = group.attrs.display_name.to_lowercase();
+        let slot = self.groups.put(group.id, name, Arc::new(group));
+        if let Some(e) = external {
+            post(&mut self.group_external, &e, slot);
+        }
+        if let Some(rows) = members {
+            self.set_members(slot, rows);
+        }
+    }
+
+    fn set_members(&mut self, slot: Slot, rows: Vec<MemberRow>) {
+        for old in self.members.remove(&slot).unwrap_or_default() {
+            if let Some(of) = self.member_of.get_mut(&old.id) {
+                of.retain(|g| *g != slot);
+                if of.is_empty() {
+                    self.member_of.remove(&old.id);
+                }
+            }
+        }
+        for m in &rows {
+            let of = self.member_of.entry(m.id).or_default();
+            if !of.contains(&slot) {
+                of.push(slot);
+            }
+        }
+        self.members.insert(slot, rows);
+    }
+
+    fn remove_group(&mut self, id: Uuid) {
+        let Some(slot) = self.groups.slot(&id) else {
+            return;
+        };
+        self.set_members(slot, Vec::new());
+        self.members.remove(&slot);
+        if let Some(group) = self.groups.get(slot).cloned() {
+            if let Some(e) = &group.attrs.external_id {
+                unpost(&mut self.group_external, e, slot);
+            }
+            self.groups
+                .remove(&id, &group.attrs.display_name.to_lowercase());
+        }
+        self.forget_member(id);
+    }
+
+    /// A user with its direct groups, ordered by name.
+    fn hydrate_user(&self, user: &User) -> User {
+        let mut user = user.clone();
+        user.groups = self.groups_of(&user.id);
+        user
+    }
+
+    fn groups_of(&self, id: &Uuid) -> Vec<GroupRef> {
+        let mut groups: Vec<GroupRef> = self
+            .member_of
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.groups.get(*s))
+            .map(|g| GroupRef {
+                id: g.id,
+                display_name: g.attrs.display_name.clone(),
+            })
+            .collect();
+        groups.sort_by_cached_key(|g| g.display_name.to_lowercase());
+        groups
+    }
+
+    /// The member's current name, or `None` if it no longer exists.
+    fn member_name(&self, m: &MemberRow) -> Option<&str> {
+        match m.kind {
+            MemberKind::User => self
+                .users
+                .slot(&m.id)
+                .and_then(|s| self.users.get(s))
+                .map(|u| u.attrs.user_name.as_str()),
+            MemberKind::Group => self
+                .groups
+                .slot(&m.id)
+                .and_then(|s| self.groups.get(s))
+                .map(|g| g.attrs.display_name.as_str()),
+        }
+    }
+
+    /// A group, with its members (users first, then groups, each by name)
+    /// when `with_members`.
+    fn hydrate_group(&self, slot: Slot, group: &Group, with_members: bool) -> Group {
+        let mut group = group.clone();
+        if with_members {
+            let mut members: Vec<Member> = self
+                .members
+                .get(&slot)
+                .into_iter()
+                .flatten()
+                .filter_map(|m| {
+                    Some(Member {
+                        id: m.id,
+                        kind: m.kind,
+                        name: self.member_name(m)?.to_string(),
+                        display: m.display.clone(),
+                    })
+                })
+                .collect();
+            members.sort_by_cached_key(|m| (m.kind == MemberKind::Group, m.name.to_lowercase()));
+            group.members = members;
+        }
+        group
+    }
+}
+
+/// A user in the view, answering membership attributes from the maps.
+struct ViewUser<'a> {
+    inner: &'a Inner,
+    user: &'a User,
+}
+
+impl Subject<User> for ViewUser<'_> {
+    fn any(
+        &self,
+        def: &'static AttrDef<User>,
+        pos: Option<usize>,
+        test: &mut dyn FnMut(&str) -> bool,
+    ) -> bool {
+        let groups = || {
+            self.inner
+                .member_of
+                .get(&self.user.id)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| self.inner.groups.get(*s))
+        };
+        match def.storage {
+            Storage::MemberOfId => groups().any(|g| test(&g.id.to_string())),
+            Storage::MemberOfName => groups().any(|g| test(&g.attrs.display_name.to_lowercase())),
+            _ => Hydrated(self.user).any(def, pos, test),
+        }
+    }
+
+    fn positions(&self, parent: &str) -> Vec<usize> {
+        Hydrated(self.user).positions(parent)
+    }
+}
+
+/// A group in the view, answering member attributes from the maps.
+struct ViewGroup<'a> {
+    inner: &'a Inner,
+    slot: Slot,
+    group: &'a Group,
+}
+
+impl Subject<Group> for ViewGroup<'_> {
+    fn any(
+        &self,
+        def: &'static AttrDef<Group>,
+        pos: Option<usize>,
+        test: &mut dyn FnMut(&str) -> bool,
+    ) -> bool {
+        let members = || self.inner.members.get(&self.slot).into_iter().flatten();
+        let named = |kind: MemberKind, test: &mut dyn FnMut(&str) -> bool| {
+            members()
+                .filter(|m| m.kind == kind)
+                .filter_map(|m| self.inner.member_name(m))
+                .any(|n| test(&n.to_lowercase()))
+        };
+        match def.storage {
+            Storage::MemberId => members().any(|m| test(&m.id.to_string())),
+            Storage::MemberUserName => named(MemberKind::User, test),
+            Storage::MemberGroupName => named(MemberKind::Group, test),
+            _ => Hydrated(self.group).any(def, pos, test),
+        }
+    }
+
+    fn positions(&self, parent: &str) -> Vec<usize> {
+        Hydrated(self.group).positions(parent)
+    }
+}
+
+/// The slots whose values in `index` satisfy `op value` (a superset is
+/// fine: candidates are evaluated in full afterwards); `None` when the index
+/// cannot say.
+fn lookup(index: &ValueIndex, op: Op, value: &str) -> Option<Vec<Slot>> {
+    let range = |lo: Bound<&str>, hi: Bound<&str>| -> Vec<Slot> {
+        index
+            .range::<str, _>((lo, hi))
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect()
+    };
+    match op {
+        Op::Eq => Some(index.get(value).cloned().unwrap_or_default()),
+        Op::Sw => Some(
+            index
+                .range::<str, _>((Bound::Included(value), Bound::Unbounded))
+                .take_while(|(k, _)| k.starts_with(value))
+                .flat_map(|(_, p)| p.iter().copied())
+                .collect(),
+        ),
+        Op::Ge => Some(range(Bound::Included(value), Bound::Unbounded)),
+        Op::Gt => Some(range(Bound::Excluded(value), Bound::Unbounded)),
+        Op::Le => Some(range(Bound::Unbounded, Bound::Included(value))),
+        Op::Lt => Some(range(Bound::Unbounded, Bound::Excluded(value))),
+        Op::Co | Op::Ew => None,
+    }
+}
+
+/// The same as [`lookup`] over a name map (one slot per name).
+fn lookup_names(names: &BTreeMap<String, Slot>, op: Op, value: &str) -> Option<Vec<Slot>> {
+    let range = |lo: Bound<&str>, hi: Bound<&str>| -> Vec<Slot> {
+        names.range::<str, _>((lo, hi)).map(|(_, s)| *s).collect()
+    };
+    match op {
+        Op::Eq => Some(names.get(value).copied().into_iter().collect()),
+        Op::Sw => Some(
+            names
+                .range::<str, _>((Bound::Included(value), Bound::Unbounded))
+                .take_while(|(k, _)| k.starts_with(value))
+                .map(|(_, s)| *s)
+                .collect(),
+        ),
+        Op::Ge => Some(range(Bound::Included(value), Bound::Unbounded)),
+        Op::Gt => Some(range(Bound::Excluded(value), Bound::Unbounded)),
+        Op::Le => Some(range(Bound::Unbounded, Bound::Included(value))),
+        Op::Lt => Some(range(Bound::Unbounded, Bound::Excluded(value))),
+        Op::Co | Op::Ew => None,
+    }
+}
+
+/// The normalised text of a comparison value, if the index can use it.
+fn indexed_text<T>(def: &AttrDef<T>, value: &Value) -> Option<String> {
+    match (def.syntax, value) {
+        (Syntax::Time, _) => None,
+        (_, Value::Str(s)) => Some(def.normalize(s)),
+        (_, Value::Bool(b)) => Some(b.to_string()),
+        (_, Value::Time(_)) => None,
+    }
+}
+
+/// What an index can say about one comparison: the candidate slots, or
+/// `None` when it cannot say.
+type ItemLookup<'a, T> = dyn Fn(&'static AttrDef<T>, Op, &str) -> Option<Vec<Slot>> + 'a;
+
+/// Narrows a filter to candidate slots: an intersection of what indexed
+/// items allow, or `None` to look at every record.
+fn candidates<T: 'static>(filter: &Filter<T>, item: &ItemLookup<'_, T>) -> Option<Vec<Slot>> {
+    match filter {
+        Filter::False => Some(Vec::new()),
+        Filter::Compare(def, op, value) => {
+            let text = indexed_text(def, value)?;
+            item(def, *op, &text)
+        }
+        Filter::Substring(def, parts) => {
+            let initial = parts.initial.as_deref()?;
+            item(def, Op::Sw, &def.normalize(initial))
+        }
+        Filter::Element(_, inner) => candidates(inner, item),
+        Filter::And(parts) => parts
+            .iter()
+            .filter_map(|p| candidates(p, item))
+            .min_by_key(Vec::len),
+        Filter::Or(parts) => {
+            let mut all = Vec::new();
+            for p in parts {
+                all.extend(candidates(p, item)?);
+            }
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+/// The order key of a record for a sort: its smallest normalised value, or
+/// `None` (sorted last) when it has none.
+fn sort_key<T: 'static>(subject: &dyn Subject<T>, sort: &Sort<T>) -> Option<String> {
+    let mut best: Option<String> = None;
+    subject.any(sort.attr, None, &mut |v| {
+        if best.as_deref().is_none_or(|b| v < b) {
+            best = Some(v.to_string());
+        }
+        false
+    });
+    best
+}
+
+/// Orders `(key, name, slot)` rows as the SQL does: records without a value
+/// last, then by value, then by name.
+fn order(rows: &mut [(Option<String>, String, Slot)], descending: bool) {
+    rows.sort_by(|a, b| {
+        let by_value = match (&a.0, &b.0) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) if descending => y.cmp(x),
+            (Some(x), Some(y)) => x.cmp(y),
+        };
+        by_value.then_with(|| a.1.cmp(&b.1))
+    });
+}
+
+/// Matching slots in the default order (by name), or sorted as asked.
+/// `subject` evaluates a closure against a record as the view sees it.
+fn select<T: 'static>(
+    table: &Table<T>,
+    query: &Query<T>,
+    candidates: Option<Vec<Slot>>,
+    name_of: impl Fn(&T) -> String,
+    with_subject: impl Fn(Slot, &T, &mut dyn FnMut(&dyn Subject<T>)),
+) -> Vec<Slot> {
+    let matches = |slot: Slot, record: &T| {
+        let mut hit = false;
+        with_subject(slot, record, &mut |s| {
+            hit = query.filter.eval(s) == Some(true)
+        });
+        hit
+    };
+    let mut rows: Vec<(Option<String>, String, Slot)> = match candidates {
+        Some(mut slots) => {
+            slots.sort_unstable();
+            slots.dedup();
+            slots
+                .into_iter()
+                .filter_map(|s| table.get(s).map(|r| (s, r)))
+                .filter(|(s, r)| matches(*s, r))
+                .map(|(s, r)| (None, name_of(r), s))
+                .collect()
+        }
+        None if query.sort.is_none() => {
+            // Already in name order.
+            return table
+                .by_name
+                .values()
+                .filter_map(|s| table.get(*s).map(|r| (*s, r)))
+                .filter(|(s, r)| matches(*s, r))
+                .map(|(s, _)| s)
+                .collect();
+        }
+        None => table
+            .by_name
+            .iter()
+            .filter_map(|(n, s)| table.get(*s).map(|r| (n, *s, r)))
+            .filter(|(_, s, r)| matches(*s, r))
+            .map(|(n, s, _)| (None, n.clone(), s))
+            .collect(),
+    };
+    match &query.sort {
+        Some(sort) => {
+            for row in rows.iter_mut() {
+                if let Some(r) = table.get(row.2) {
+                    with_subject(row.2, r, &mut |s| row.0 = sort_key(s, sort));
+                    if sort.attr.storage == Storage::Status {
+                        // The store orders by the status's name.
+                        row.0 = row
+                            .0
+                            .take()
+                            .map(|v| if v == "true" { "active" } else { "disabled" }.to_string());
+                    }
+                }
+            }
+            order(&mut rows, sort.descending);
+        }
+        None => rows.sort_by(|a, b| a.1.cmp(&b.1)),
+    }
+    rows.into_iter().map(|(_, _, s)| s).collect()
+}
+
+impl View {
+    pub fn new() -> View {
+        View::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds or replaces a user (its `groups` are ignored: memberships come
+    /// from groups). An older version than the one held is ignored.
+    pub fn put_user(&self, user: &User) {
+        let mut inner = self.write();
+        if inner.deleted.contains(&user.id) {
+            return;
+        }
+        inner.put_user(user.clone());
+    }
+
+    pub fn remove_user(&self, id: Uuid) {
+        let mut inner = self.write();
+        inner.deleted.insert(id);
+        inner.remove_user(id);
+    }
+
+    /// Adds or replaces a group; its members too when `with_members`.
+    pub fn put_group(&self, group: &Group, with_members: bool) {
+        let mut inner = self.write();
+        if inner.deleted.contains(&group.id) {
+            return;
+        }
+        let rows = with_members.then(|| rows_of(&group.members));
+        inner.put_group(group.clone(), rows);
+    }
+
+    pub fn remove_group(&self, id: Uuid) {
+        let mut inner = self.write();
+        inner.deleted.insert(id);
+        inner.remove_group(id);
+    }
+
+    /// Adds and removes members of a group that is now at `version`.
+    pub fn modify_members(
+        &self,
+        group: Uuid,
+        add: &[Member],
+        remove: &[Uuid],
+        modified: Timestamp,
+        version: i64,
+    ) {
+        let mut inner = self.write();
+        let Some(slot) = inner.groups.slot(&group) else {
+            return;
+        };
+        let Some(current) = inner.groups.get(slot).cloned() else {
+            return;
+        };
+        if current.meta.version >= version {
+            return;
+        }
+        let mut updated = (*current).clone();
+        updated.meta.modified = modified;
+        updated.meta.version = version;
+        inner.groups.records[slot as usize] = Some(Arc::new(updated));
+        let mut rows = inner.members.get(&slot).cloned().unwrap_or_default();
+        rows.retain(|m| !remove.contains(&m.id));
+        for m in rows_of(add) {
+            if !rows.iter().any(|r| r.id == m.id) {
+                rows.push(m);
+            }
+        }
+        inner.set_members(slot, rows);
+    }
+
+    /// Loads everything at once (at start).
+    pub fn load(&self, users: Vec<User>, groups: Vec<Group>) {
+        let mut inner = self.write();
+        for u in users {
+            inner.put_user(u);
+        }
+        for g in groups {
+            let rows = rows_of(&g.members);
+            inner.put_group(g, Some(rows));
+        }
+    }
+
+    pub fn get_user(&self, id: &Uuid) -> Option<User> {
+        let inner = self.read();
+        let user = inner.users.get(inner.users.slot(id)?)?;
+        Some(inner.hydrate_user(user))
+    }
+
+    pub fn get_user_by_name(&self, name: &str) -> Option<User> {
+        let inner = self.read();
+        let slot = *inner.users.by_name.get(&name.to_lowercase())?;
+        let user = inner.users.get(slot)?;
+        Some(inner.hydrate_user(user))
+    }
+
+    pub fn get_group(&self, id: &Uuid, with_members: bool) -> Option<Group> {
+        let inner = self.read();
+        let slot = inner.groups.slot(id)?;
+        let group = inner.groups.get(slot)?;
+        Some(inner.hydrate_group(slot, group, with_members))
+    }
+
+    pub fn list_users(&self, query: &Query<User>) -> Page<User> {
+        let inner = self.read();
+        let item = |def: &'static AttrDef<User>, op: Op, text: &str| -> Option<Vec<Slot>> {
+            match def.storage {
+                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
+                    Uuid::parse_str(text)
+                        .ok()
+                        .and_then(|id| inner.users.slot(&id))
+                        .into_iter()
+                        .collect(),
+                ),
+                Storage::Column(_) if def.key == "userName" => {
+                    lookup_names(&inner.users.by_name, op, text)
+                }
+                Storage::Column(_) if def.key == "externalId" => {
+                    lookup(inner.user_values.get("externalId")?, op, text)
+                }
+                Storage::Index => match inner.user_values.get(def.key) {
+                    Some(index) => lookup(index, op, text),
+                    None => lookup(&ValueIndex::new(), op, text),
+                },
+                Storage::MemberOfId if op == Op::Eq => {
+                    let id = Uuid::parse_str(text).ok();
+                    let slot = id.and_then(|id| inner.groups.slot(&id));
+                    Some(user_members(&inner, slot))
+                }
+                Storage::MemberOfName if op == Op::Eq => {
+                    let slot = inner.groups.by_name.get(text).copied();
+                    Some(user_members(&inner, slot))
+                }
+                _ => None,
+            }
+        };
+        let found = candidates(&query.filter, &item);
+        let slots = select(
+            &inner.users,
+            query,
+            found,
+            |u| u.attrs.user_name.to_lowercase(),
+            |_, u, f| {
+                f(&ViewUser {
+                    inner: &inner,
+                    user: u,
+                })
+            },
+        );
+        Page {
+            total: slots.len(),
+            items: slots
+                .iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .filter_map(|s| inner.users.get(*s))
+                .map(|u| inner.hydrate_user(u))
+                .collect(),
+        }
+    }
+
+    pub fn list_groups(&self, query: &Query<Group>, with_members: bool) -> Page<Group> {
+        let inner = self.read();
+        let item = |def: &'static AttrDef<Group>, op: Op, text: &str| -> Option<Vec<Slot>> {
+            let containing = |member: Option<Uuid>| -> Vec<Slot> {
+                member
+                    .and_then(|id| inner.member_of.get(&id))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            match def.storage {
+                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
+                    Uuid::parse_str(text)
+                        .ok()
+                        .and_then(|id| inner.groups.slot(&id))
+                        .into_iter()
+                        .collect(),
+                ),
+                Storage::Column(_) if def.key == "displayName" => {
+                    lookup_names(&inner.groups.by_name, op, text)
+                }
+                Storage::Column(_) if def.key == "externalId" => {
+                    lookup(&inner.group_external, op, text)
+                }
+                Storage::MemberId if op == Op::Eq => Some(containing(Uuid::parse_str(text).ok())),
+                Storage::MemberUserName if op == Op::Eq => {
+                    let user = inner.users.by_name.get(text).copied();
+                    Some(containing(
+                        user.and_then(|s| inner.users.get(s)).map(|u| u.id),
+                    ))
+                }
+                Storage::MemberGroupName if op == Op::Eq => {
+                    let group = inner.groups.by_name.get(text).copied();
+                    Some(containing(
+                        group.and_then(|s| inner.groups.get(s)).map(|g| g.id),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        let found = candidates(&query.filter, &item);
+        let slots = select(
+            &inner.groups,
+            query,
+            found,
+            |g| g.attrs.display_name.to_lowercase(),
+            |slot, g, f| {
+                f(&ViewGroup {
+                    inner: &inner,
+                    slot,
+                    group: g,
+                })
+            },
+        );
+        Page {
+            total: slots.len(),
+            items: slots
+                .iter()
+                .skip(query.offset)
+                .take(query.limit)
+                .filter_map(|s| inner.groups.get(*s).map(|g| (*s, g)))
+                .map(|(s, g)| inner.hydrate_group(s, g, with_members))
+                .collect(),
+        }
+    }
+
+    /// How many users and groups the view holds.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.read();
+        (inner.users.len(), inner.groups.len())
+    }
+}
+
+/// The user members of the group in `slot`.
+fn user_members(inner: &Inner, slot: Option<Slot>) -> Vec<Slot> {
+    slot.and_then(|s| inner.members.get(&s))
+        .into_iter()
+        .flatten()
+        .filter(|m| m.kind == MemberKind::User)
+        .filter_map(|m| inner.users.slot(&m.id))
+        .collect()
+}
+
+fn rows_of(members: &[Member]) -> Vec<MemberRow> {
+    members
+        .iter()
+        .map(|m| MemberRow {
+            id: m.id,
+            kind: m.kind,
+            display: m.display.clone(),
+        })
+        .collect()
+}

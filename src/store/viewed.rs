@@ -1,0 +1,247 @@
+//! The store a server runs on: every write goes to the database (and is
+//! acknowledged once durable), then into the in-memory [`View`]; reads of
+//! users and groups are answered by the view. Secrets (password hashes) and
+//! anything a write depends on are always read from the database.
+//!
+//! Other writers — another node on the same PostgreSQL database, or the
+//! command line on the same SQLite file — are caught up with by polling the
+//! audit trail, which every change writes in its own transaction: each
+//! `store.refresh_interval` the records named by new events are read again.
+//! Event ids can commit out of order under concurrency, so the poll looks
+//! back over a window of ids and skips the ones it has already seen.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::view::View;
+use super::SqlStore;
+use crate::config::StoreConfig;
+use crate::directory::{
+    AuditEvent, Group, Member, MemberKind, Page, Query, Store, StoreError, Timestamp, TokenRecord,
+    User,
+};
+
+/// How far below the newest event id seen the poll looks again.
+const LOOKBACK: i64 = 1000;
+
+pub struct ViewedStore {
+    sql: SqlStore,
+    view: View,
+    /// The newest event id applied, and the ids applied within the
+    /// look-back window below it.
+    seen: std::sync::Mutex<(i64, BTreeSet<i64>)>,
+}
+
+impl ViewedStore {
+    /// Loads the view from the database and starts keeping it in step.
+    pub async fn start(sql: SqlStore, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+        let last = sql.last_change().await?;
+        let (users, groups) = sql.everything().await?;
+        let view = View::new();
+        view.load(users, groups);
+        let (u, g) = view.counts();
+        tracing::info!(users = u, groups = g, "read model loaded");
+        let store = Arc::new(ViewedStore {
+            sql,
+            view,
+            // The first poll reads again what changed just before the load.
+            seen: std::sync::Mutex::new((last, BTreeSet::new())),
+        });
+        let every = config.refresh_interval;
+        if !every.is_zero() {
+            tokio::spawn(poll(Arc::downgrade(&store), every));
+        }
+        Ok(store)
+    }
+
+    /// Reads again the records that changed since the last poll.
+    async fn refresh(&self) -> Result<usize, StoreError> {
+        let low = {
+            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.0.saturating_sub(LOOKBACK)
+        };
+        let events = self.sql.changes_after(low).await?;
+        let fresh: Vec<(i64, String, Uuid)> = {
+            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            events
+                .into_iter()
+                .filter(|(id, _, _)| !seen.1.contains(id))
+                .collect()
+        };
+        let mut targets: Vec<(String, Uuid)> =
+            fresh.iter().map(|(_, k, t)| (k.clone(), *t)).collect();
+        targets.sort();
+        targets.dedup();
+        for (kind, id) in &targets {
+            if kind == "user" {
+                match self.sql.get_user(*id).await? {
+                    Some(user) => self.view.put_user(&user),
+                    None => self.view.remove_user(*id),
+                }
+            } else {
+                match self.sql.get_group(*id, true).await? {
+                    Some(group) => self.view.put_group(&group, true),
+                    None => self.view.remove_group(*id),
+                }
+            }
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (high, ids) = &mut *seen;
+        for (id, _, _) in &fresh {
+            ids.insert(*id);
+            *high = (*high).max(*id);
+        }
+        *ids = ids.split_off(&high.saturating_sub(LOOKBACK));
+        Ok(targets.len())
+    }
+}
+
+async fn poll(store: Weak<ViewedStore>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(store) = store.upgrade() else { return };
+        match store.refresh().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(records = n, "read model caught up"),
+            Err(e) => tracing::warn!(error = %e, "read model refresh failed; retrying"),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for ViewedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.sql.ping().await
+    }
+
+    async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql.insert_user(user, password_hash, event).await?;
+        self.view.put_user(user);
+        Ok(())
+    }
+
+    async fn update_user(
+        &self,
+        user: &User,
+        expected_version: i64,
+        password_hash: Option<&str>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql
+            .update_user(user, expected_version, password_hash, event)
+            .await?;
+        self.view.put_user(user);
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.delete_user(id, event).await?;
+        self.view.remove_user(id);
+        Ok(())
+    }
+
+    async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        Ok(self.view.get_user(&id))
+    }
+
+    async fn get_user_by_name(&self, user_name: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.view.get_user_by_name(user_name))
+    }
+
+    async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        self.sql.password_hash(id).await
+    }
+
+    async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError> {
+        Ok(self.view.list_users(query))
+    }
+
+    async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {
+        self.sql.resolve_members(ids).await
+    }
+
+    async fn insert_group(&self, group: &Group, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.insert_group(group, event).await?;
+        self.view.put_group(group, true);
+        Ok(())
+    }
+
+    async fn update_group(
+        &self,
+        group: &Group,
+        expected_version: i64,
+        replace_members: bool,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql
+            .update_group(group, expected_version, replace_members, event)
+            .await?;
+        self.view.put_group(group, replace_members);
+        Ok(())
+    }
+
+    async fn modify_members(
+        &self,
+        group_id: Uuid,
+        add: &[Member],
+        remove: &[Uuid],
+        modified: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<i64, StoreError> {
+        let version = self
+            .sql
+            .modify_members(group_id, add, remove, modified, event)
+            .await?;
+        self.view
+            .modify_members(group_id, add, remove, modified, version);
+        Ok(version)
+    }
+
+    async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.delete_group(id, event).await?;
+        self.view.remove_group(id);
+        Ok(())
+    }
+
+    async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {
+        Ok(self.view.get_group(&id, with_members))
+    }
+
+    async fn list_groups(
+        &self,
+        query: &Query<Group>,
+        with_members: bool,
+    ) -> Result<Page<Group>, StoreError> {
+        Ok(self.view.list_groups(query, with_members))
+    }
+
+    async fn insert_token(
+        &self,
+        token: &TokenRecord,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql.insert_token(token, event).await
+    }
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.sql.get_token(id).await
+    }
+
+    async fn count_tokens(&self) -> Result<usize, StoreError> {
+        self.sql.count_tokens().await
+    }
+
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        self.sql.recent_audit(limit).await
+    }
+}
