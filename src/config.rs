@@ -28,7 +28,63 @@ pub struct Config {
     pub ldap: LdapConfig,
     pub store: StoreConfig,
     pub password: PasswordConfig,
+    pub posix: PosixConfig,
     pub log: LogConfig,
+}
+
+/// POSIX accounts for hosts (nslcd, SSSD): numbers allocated to users and
+/// groups, and the defaults served when a user has none of its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PosixConfig {
+    /// Serve posixAccount / posixGroup and allocate numbers.
+    pub enabled: bool,
+    /// uidNumbers handed to new users, as `first-last`.
+    pub uid_range: String,
+    /// gidNumbers handed to new groups, as `first-last`.
+    pub gid_range: String,
+    /// A new user's gidNumber (primary group) when none is given.
+    pub primary_gid: i64,
+    /// homeDirectory when a user has none; `{uid}` is the user's name.
+    pub home: String,
+    /// loginShell when a user has none.
+    pub shell: String,
+}
+
+impl Default for PosixConfig {
+    fn default() -> Self {
+        PosixConfig {
+            enabled: true,
+            uid_range: "10000-2000000000".into(),
+            gid_range: "10000-2000000000".into(),
+            primary_gid: 100,
+            home: "/home/{uid}".into(),
+            shell: "/bin/bash".into(),
+        }
+    }
+}
+
+impl PosixConfig {
+    /// A `first-last` range, checked.
+    pub fn range(text: &str) -> Result<(i64, i64), String> {
+        let (a, b) = text
+            .split_once('-')
+            .ok_or_else(|| format!("{text:?}: write a range as first-last"))?;
+        let (a, b): (i64, i64) = (
+            a.trim()
+                .parse()
+                .map_err(|_| format!("{text:?}: not a number"))?,
+            b.trim()
+                .parse()
+                .map_err(|_| format!("{text:?}: not a number"))?,
+        );
+        if a < 1 || b < a {
+            return Err(format!(
+                "{text:?}: first must be at least 1 and not above last"
+            ));
+        }
+        Ok((a, b))
+    }
 }
 
 /// The SCIM/HTTP listener.
@@ -90,6 +146,9 @@ pub struct PasswordConfig {
     pub argon2_parallelism: u32,
     /// Most password verifications at once; 0 means the number of cores.
     pub max_concurrent_hashes: usize,
+    /// Replace an imported `{SSHA}`-style hash with argon2id at the user's
+    /// first successful bind.
+    pub rehash_on_bind: bool,
 }
 
 /// Logging.
@@ -112,6 +171,7 @@ impl Default for Config {
             ldap: LdapConfig::default(),
             store: StoreConfig::default(),
             password: PasswordConfig::default(),
+            posix: PosixConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -160,6 +220,7 @@ impl Default for PasswordConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
+            rehash_on_bind: true,
         }
     }
 }
@@ -174,7 +235,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
-const SECTIONS: [&str; 5] = ["http", "ldap", "store", "password", "log"];
+const SECTIONS: [&str; 6] = ["http", "ldap", "store", "password", "posix", "log"];
 
 /// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.
 fn env_key(key: &str) -> String {
@@ -243,6 +304,8 @@ impl Config {
         if self.ldap.max_pdu_bytes < 1024 {
             return Err("ldap.max_pdu_bytes must be at least 1024".into());
         }
+        PosixConfig::range(&self.posix.uid_range).map_err(|e| format!("posix.uid_range {e}"))?;
+        PosixConfig::range(&self.posix.gid_range).map_err(|e| format!("posix.gid_range {e}"))?;
         Ok(())
     }
 

@@ -45,14 +45,24 @@ pub async fn open_directory(
     clock: Arc<dyn Clock>,
 ) -> Result<Directory, StartError> {
     let store = store::open(&config.database_url(), &config.store).await?;
-    Ok(Directory::new(store, clock, &config.password)?)
+    Ok(Directory::new(
+        store,
+        clock,
+        &config.password,
+        &config.posix,
+    )?)
 }
 
 /// The directory a server runs on: reads come from an in-memory view of
 /// the store, kept in step with it.
 async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Directory, StartError> {
     let store = store::open_served(&config.database_url(), &config.store).await?;
-    Ok(Directory::new(store, clock, &config.password)?)
+    Ok(Directory::new(
+        store,
+        clock,
+        &config.password,
+        &config.posix,
+    )?)
 }
 
 /// A running server.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use reqwest::{Method, StatusCode};
 use roster::directory::attributes::{by_key, GROUP_ATTRS, USER_ATTRS};
-use roster::directory::{Actor, Protocol, Query, Sort, SystemClock, UserAttrs};
+use roster::directory::{Actor, Protocol, Query, Sort, SystemClock, UserAttrs, UserChange};
 use roster::scim::filter;
 use serde_json::json;
 
@@ -179,7 +179,14 @@ async fn changes_by_another_writer_reach_the_view() {
     let mut renamed = other.get_user(alice.parse().unwrap()).await.unwrap();
     renamed.attrs.user_name = "alice2".into();
     other
-        .replace_user(&actor, renamed.id, renamed.attrs.clone(), None, None, None)
+        .replace_user(
+            &actor,
+            renamed.id,
+            UserChange {
+                attrs: renamed.attrs.clone(),
+                ..UserChange::default()
+            },
+        )
         .await
         .unwrap();
 

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const POSIX_URN: &str = "urn:roster:params:scim:schemas:extension:posix:1.0:User";
 
 fn names(list: &Value, key: &str) -> Vec<String> {
     list["Resources"]
@@ -237,7 +238,10 @@ async fn values_round_trip_as_sent() {
     for key in ["emails", "phoneNumbers", "addresses", ENTERPRISE_URN] {
         assert_eq!(user[key], body[key], "{key}");
     }
-    assert_eq!(user["schemas"], json!([USER_URN, ENTERPRISE_URN]));
+    assert_eq!(
+        user["schemas"],
+        json!([USER_URN, ENTERPRISE_URN, POSIX_URN])
+    );
     let id = user["id"].as_str().unwrap();
     let u = t.create_user("eve", None, "eve@example.com").await;
     let (_, group) = t
@@ -263,7 +267,7 @@ async fn values_round_trip_as_sent() {
         )
         .await;
     assert!(user.get(ENTERPRISE_URN).is_none(), "{user}");
-    assert_eq!(user["schemas"], json!([USER_URN]));
+    assert_eq!(user["schemas"], json!([USER_URN, POSIX_URN]));
     let (_, user) = t
         .scim(
             Method::PATCH,

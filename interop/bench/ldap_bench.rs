@@ -22,6 +22,7 @@ struct Stats {
     ops: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    failed: usize,
 }
 
 impl Stats {
@@ -34,13 +35,14 @@ impl Stats {
                 .unwrap_or_default()
         };
         format!(
-            "| {:<8} | {:<34} | {:>5} | {:>9.0} | {:>8.2} | {:>8.2} |",
+            "| {:<8} | {:<34} | {:>5} | {:>9.0} | {:>8.2} | {:>8.2} | {:>6} |",
             label,
             self.name,
             self.conns,
-            self.ops as f64 / self.elapsed.as_secs_f64(),
+            (self.ops - self.failed) as f64 / self.elapsed.as_secs_f64(),
             pct(0.50).as_secs_f64() * 1000.0,
             pct(0.99).as_secs_f64() * 1000.0,
+            self.failed,
         )
     }
 }
@@ -79,26 +81,30 @@ where
     let mut tasks = Vec::new();
     for conn in pool.iter().take(conns).cloned() {
         let (op, next) = (op.clone(), next.clone());
-        let name = name.to_string();
         tasks.push(tokio::spawn(async move {
             let mut conn = conn;
-            let mut lat = Vec::new();
+            let (mut lat, mut failed) = (Vec::new(), 0);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= ops {
-                    return lat;
+                    return (lat, failed);
                 }
                 let t = Instant::now();
                 let (c, ok) = op(conn, i).await;
                 conn = c;
-                assert!(ok, "operation {i} of {name} failed");
-                lat.push(t.elapsed());
+                if ok {
+                    lat.push(t.elapsed());
+                } else {
+                    failed += 1;
+                }
             }
         }));
     }
-    let mut latencies = Vec::new();
+    let (mut latencies, mut failed) = (Vec::new(), 0);
     for t in tasks {
-        latencies.extend(t.await.unwrap());
+        let (l, f) = t.await.unwrap();
+        latencies.extend(l);
+        failed += f;
     }
     Stats {
         name: name.into(),
@@ -106,6 +112,7 @@ where
         ops,
         elapsed: started.elapsed(),
         latencies,
+        failed,
     }
 }
 

@@ -17,6 +17,8 @@ pub enum Syntax {
     Time,
     /// A record id (UUID), compared without regard to case.
     Id,
+    /// Whole numbers, ordered as numbers (uidNumber, gidNumber).
+    Integer,
 }
 
 /// Where the store finds an attribute's values.
@@ -79,13 +81,24 @@ impl<T> AttrDef<T> {
         )
     }
 
-    /// The form in which a value is indexed and compared.
+    /// The form in which a value is indexed and compared. Integers become
+    /// fixed-width text that sorts as the numbers do.
     pub fn normalize(&self, value: &str) -> String {
         match self.syntax {
             Syntax::CaseIgnore | Syntax::Id => value.to_lowercase(),
+            Syntax::Integer => match value.trim().parse::<i64>() {
+                Ok(n) => sortable_integer(n),
+                Err(_) => value.to_string(),
+            },
             _ => value.to_string(),
         }
     }
+}
+
+/// An integer as 20 digits that sort as the integer does (negative numbers
+/// first).
+pub fn sortable_integer(n: i64) -> String {
+    format!("{:020}", (n as i128 - i64::MIN as i128) as u64)
 }
 
 fn one(v: &Option<String>) -> Vec<String> {
@@ -147,6 +160,15 @@ macro_rules! sub {
     };
 }
 
+fn number(n: Option<i64>) -> Vec<String> {
+    n.iter().map(i64::to_string).collect()
+}
+
+/// Roster's POSIX extension of the SCIM User resource.
+pub const POSIX_USER_URN: &str = "urn:roster:params:scim:schemas:extension:posix:1.0:User";
+/// Roster's POSIX extension of the SCIM Group resource.
+pub const POSIX_GROUP_URN: &str = "urn:roster:params:scim:schemas:extension:posix:1.0:Group";
+
 /// The searchable attributes of users.
 pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("id", scim: true, ldap: ["entryUUID"], Id, Storage::Column("id"), |u| vec![u.id.to_string()]),
@@ -183,6 +205,11 @@ pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("division"))),
     attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", scim: true, ldap: ["departmentNumber"], CaseIgnore, Storage::Index, |u| one(&u.attrs.enterprise("department"))),
     attr!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", scim: true, ldap: [], Id, Storage::Index, |u| one(&u.attrs.enterprise("manager.value"))),
+    attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:uidNumber", scim: true, ldap: ["uidNumber"], Integer, Storage::Column("uid_number"), |u| number(u.attrs.posix.uid_number)),
+    attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:gidNumber", scim: true, ldap: ["gidNumber"], Integer, Storage::Index, |u| number(u.attrs.posix.gid_number)),
+    attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:homeDirectory", scim: true, ldap: [], CaseExact, Storage::Index, |u| one(&u.attrs.posix.home_directory)),
+    attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:loginShell", scim: true, ldap: [], CaseExact, Storage::Index, |u| one(&u.attrs.posix.login_shell)),
+    attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:gecos", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.posix.gecos)),
     attr!("groups.value", scim: true, ldap: [], Id, Storage::MemberOfId, |u| u.groups.iter().map(|g| g.id.to_string()).collect()),
     attr!("groups.display", scim: true, ldap: ["memberOf"], CaseIgnore, Storage::MemberOfName, |u| u.groups.iter().map(|g| g.display_name.clone()).collect()),
 ];
@@ -194,8 +221,15 @@ pub static GROUP_ATTRS: &[AttrDef<Group>] = &[
     attr!("externalId", scim: true, ldap: [], CaseExact, Storage::Column("external_id"), |g| one(&g.attrs.external_id)),
     attr!("meta.created", scim: true, ldap: ["createTimestamp"], Time, Storage::Column("created_at"), |g| vec![g.meta.created.generalized()]),
     attr!("meta.lastModified", scim: true, ldap: ["modifyTimestamp"], Time, Storage::Column("modified_at"), |g| vec![g.meta.modified.generalized()]),
+    attr!("urn:roster:params:scim:schemas:extension:posix:1.0:Group:gidNumber", scim: true, ldap: ["gidNumber"], Integer, Storage::Column("gid_number"), |g| number(g.attrs.gid_number)),
     attr!("members.value", scim: true, ldap: [], Id, Storage::MemberId, |g| g.members.iter().map(|m| m.id.to_string()).collect()),
-    attr!("members.userName", scim: false, ldap: ["member", "uniqueMember"], CaseIgnore, Storage::MemberUserName, |g| {
+    attr!("members.userName", scim: false, ldap: ["member"], CaseIgnore, Storage::MemberUserName, |g| {
+        g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
+    }),
+    attr!("uniqueMember", scim: false, ldap: ["uniqueMember"], CaseIgnore, Storage::MemberUserName, |g| {
+        g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
+    }),
+    attr!("memberUid", scim: false, ldap: ["memberUid"], CaseIgnore, Storage::MemberUserName, |g| {
         g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
     }),
     attr!("members.groupName", scim: false, ldap: [], CaseIgnore, Storage::MemberGroupName, |g| {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod error;
 pub mod model;
 pub mod password;
+pub mod posix;
 pub mod query;
 pub mod store;
 pub mod time;
@@ -24,8 +25,9 @@ pub use query::{Filter, Op, Page, Query, Sort, Substrings, Value};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
-use crate::config::PasswordConfig;
+use crate::config::{PasswordConfig, PosixConfig};
 use password::Hasher;
+use posix::Allocator;
 
 type Result<T> = std::result::Result<T, DirectoryError>;
 
@@ -36,6 +38,11 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     hasher: Hasher,
     tokens: Arc<TokenCache>,
+    /// Replace imported hashes of weaker schemes with argon2id at the
+    /// first successful bind.
+    rehash_on_bind: bool,
+    /// POSIX numbers for new users and groups; `None` when POSIX is off.
+    posix: Option<Arc<Allocator>>,
 }
 
 /// Token records recently read from the store, so that a SCIM request does
@@ -76,17 +83,38 @@ impl TokenCache {
 /// A new password to set, or leave the current one.
 pub type NewPassword = Option<String>;
 
+/// A replacement of a user's writable attributes.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub attrs: UserAttrs,
+    /// The new active flag; `None` leaves the status and unassigns `active`.
+    pub active: Option<bool>,
+    pub password: NewPassword,
+    /// Fail unless the user is still at this version.
+    pub expected_version: Option<i64>,
+    /// Keep the POSIX attributes the user has (a replacement that does not
+    /// assert them: identity providers know nothing of them, and clearing
+    /// a uidNumber would orphan the user's files).
+    pub keep_posix: bool,
+}
+
 impl Directory {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         password: &PasswordConfig,
+        posix: &PosixConfig,
     ) -> Result<Directory> {
         Ok(Directory {
+            posix: match posix.enabled {
+                true => Some(Arc::new(Allocator::new(posix)?)),
+                false => None,
+            },
             store,
             clock,
             hasher: Hasher::new(password)?,
             tokens: Arc::default(),
+            rehash_on_bind: password.rehash_on_bind,
         })
     }
 
@@ -120,9 +148,57 @@ impl Directory {
         active: bool,
         password: NewPassword,
     ) -> Result<User> {
-        let mut attrs = validate::user(attrs)?;
-        attrs.active_unassigned = false;
+        let attrs = validate::user(attrs)?;
         let hash = self.hash_new_password(&password).await?;
+        self.insert_new_user(actor, attrs, active, hash).await
+    }
+
+    /// The POSIX settings, when POSIX accounts are served.
+    pub fn posix(&self) -> Option<&PosixConfig> {
+        self.posix.as_deref().map(|a| &a.config)
+    }
+
+    /// Stores a new user, allocating its uidNumber when it has none (and
+    /// trying the next one should another writer have taken it).
+    async fn insert_new_user(
+        &self,
+        actor: &Actor,
+        mut attrs: UserAttrs,
+        active: bool,
+        hash: Option<String>,
+    ) -> Result<User> {
+        attrs.active_unassigned = false;
+        let allocate = self.posix.is_some() && attrs.posix.uid_number.is_none();
+        if let Some(posix) = &self.posix {
+            attrs
+                .posix
+                .gid_number
+                .get_or_insert(posix.config.primary_gid);
+        }
+        for _ in 0..32 {
+            if allocate {
+                if let Some(posix) = &self.posix {
+                    attrs.posix.uid_number = Some(posix.next(&self.store, posix::Kind::Uid).await?);
+                }
+            }
+            match self
+                .insert_user_once(actor, attrs.clone(), active, hash.as_deref())
+                .await
+            {
+                Err(DirectoryError::Uniqueness(a)) if allocate && a == "uidNumber" => continue,
+                other => return other,
+            }
+        }
+        Err(DirectoryError::Uniqueness("uidNumber".into()))
+    }
+
+    async fn insert_user_once(
+        &self,
+        actor: &Actor,
+        attrs: UserAttrs,
+        active: bool,
+        hash: Option<&str>,
+    ) -> Result<User> {
         let now = self.now();
         let user = User {
             id: Uuid::new_v4(),
@@ -152,23 +228,42 @@ impl Directory {
             &user.attrs.user_name,
             changed,
         );
-        self.store
-            .insert_user(&user, hash.as_deref(), &event)
-            .await?;
+        self.store.insert_user(&user, hash, &event).await?;
         Ok(user)
+    }
+
+    /// Creates a user whose password arrives already hashed, as when
+    /// importing from another directory: `{SSHA}`, `{SSHA256}`, `{SSHA512}`,
+    /// `{ARGON2}` or an argon2 PHC string.
+    pub async fn import_user(
+        &self,
+        actor: &Actor,
+        attrs: UserAttrs,
+        active: bool,
+        hash: Option<String>,
+    ) -> Result<User> {
+        let attrs = validate::user(attrs)?;
+        if let Some(h) = &hash {
+            if !password::is_verifiable(h) {
+                return Err(DirectoryError::invalid(
+                    "userPassword",
+                    "the hash scheme is not one Roster verifies ({SSHA}, {SSHA256}, {SSHA512}, {ARGON2})",
+                ));
+            }
+        }
+        self.insert_new_user(actor, attrs, active, hash).await
     }
 
     /// Replaces a user's writable attributes, and its active flag when
     /// given. With `expected_version`, fails if the user changed since.
-    pub async fn replace_user(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-        attrs: UserAttrs,
-        active: Option<bool>,
-        password: NewPassword,
-        expected_version: Option<i64>,
-    ) -> Result<User> {
+    pub async fn replace_user(&self, actor: &Actor, id: Uuid, change: UserChange) -> Result<User> {
+        let UserChange {
+            attrs,
+            active,
+            password,
+            expected_version,
+            keep_posix,
+        } = change;
         let mut attrs = validate::user(attrs)?;
         attrs.active_unassigned = active.is_none();
         let hash = self.hash_new_password(&password).await?;
@@ -177,6 +272,9 @@ impl Directory {
             if v != current.meta.version {
                 return Err(DirectoryError::VersionMismatch);
             }
+        }
+        if keep_posix {
+            attrs.posix = current.attrs.posix.clone();
         }
         let status = match active {
             None => current.status,
@@ -258,10 +356,40 @@ impl Directory {
             Some(u) => self.store.password_hash(u.id).await?,
             None => None,
         };
-        let verified = self.hasher.verify(password, hash.as_deref()).await;
+        let verdict = self.hasher.verify(password, hash.as_deref()).await;
         match user {
-            Some(u) if verified && u.status == Status::Active => Ok(u),
+            Some(u) if verdict.ok && u.status == Status::Active => {
+                if verdict.outdated && self.rehash_on_bind {
+                    self.rehash(&u, password).await;
+                }
+                Ok(u)
+            }
             _ => Err(DirectoryError::InvalidCredentials),
+        }
+    }
+
+    /// Replaces an imported hash of a weaker scheme with argon2id, now that
+    /// the password is known. A failure leaves the old hash, which still
+    /// verifies.
+    async fn rehash(&self, user: &User, password: &str) {
+        let hash = match self.hasher.hash(password).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not rehash an imported password");
+                return;
+            }
+        };
+        let event = AuditEvent::new(
+            self.now(),
+            &Actor::new("roster", Protocol::System, None),
+            "user.password.rehash",
+            "user",
+            user.id,
+            &user.attrs.user_name,
+            vec!["password".into()],
+        );
+        if let Err(e) = self.store.rehash_password(user.id, &hash, &event).await {
+            tracing::warn!(error = %e, "could not store a rehashed password");
         }
     }
 
@@ -321,9 +449,34 @@ impl Directory {
         attrs: GroupAttrs,
         members: &[MemberRef],
     ) -> Result<Group> {
-        let attrs = validate::group(attrs)?;
+        let mut attrs = validate::group(attrs)?;
         let id = Uuid::new_v4();
         let found = self.resolve_members(Some(id), members).await?;
+        let allocate = self.posix.is_some() && attrs.gid_number.is_none();
+        for _ in 0..32 {
+            if allocate {
+                if let Some(posix) = &self.posix {
+                    attrs.gid_number = Some(posix.next(&self.store, posix::Kind::Gid).await?);
+                }
+            }
+            match self
+                .insert_group_once(actor, id, attrs.clone(), found.clone())
+                .await
+            {
+                Err(DirectoryError::Uniqueness(a)) if allocate && a == "gidNumber" => continue,
+                other => return other,
+            }
+        }
+        Err(DirectoryError::Uniqueness("gidNumber".into()))
+    }
+
+    async fn insert_group_once(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        attrs: GroupAttrs,
+        found: Vec<Member>,
+    ) -> Result<Group> {
         let now = self.now();
         let group = Group {
             id,
@@ -360,13 +513,17 @@ impl Directory {
         attrs: GroupAttrs,
         members: Option<&[MemberRef]>,
         expected_version: Option<i64>,
+        keep_gid: bool,
     ) -> Result<Group> {
-        let attrs = validate::group(attrs)?;
+        let mut attrs = validate::group(attrs)?;
         let current = self.get_group(id).await?;
         if let Some(v) = expected_version {
             if v != current.meta.version {
                 return Err(DirectoryError::VersionMismatch);
             }
+        }
+        if keep_gid {
+            attrs.gid_number = current.attrs.gid_number;
         }
         let mut changed = Vec::new();
         if attrs.display_name != current.attrs.display_name {

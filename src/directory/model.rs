@@ -83,6 +83,30 @@ pub struct MultiValue {
     pub primary: Option<bool>,
 }
 
+/// A user's POSIX account attributes (RFC 2307 `posixAccount`), served over
+/// LDAP to hosts (SSSD, nslcd) and set over SCIM through Roster's POSIX
+/// extension. `uidNumber` is allocated on creation when not given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PosixAccount {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid_number: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid_number: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home_directory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_shell: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gecos: Option<String>,
+}
+
+impl PosixAccount {
+    pub fn is_empty(&self) -> bool {
+        *self == PosixAccount::default()
+    }
+}
+
 /// Everything about a user that a client may write. Stored as one document;
 /// the searchable parts are also indexed (see `attributes`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,6 +153,8 @@ pub struct UserAttrs {
     /// Schema extensions by URN, e.g. the enterprise user extension.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extensions: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "PosixAccount::is_empty")]
+    pub posix: PosixAccount,
     /// A client removed `active` (RFC 7644 §3.5.2.2): the resource does not
     /// report it until it is set again. The account's status is unchanged.
     #[serde(
@@ -231,6 +257,10 @@ pub struct GroupAttrs {
     pub external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extensions: Map<String, Value>,
+    /// The group's POSIX number (`posixGroup`), allocated on creation when
+    /// not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid_number: Option<i64>,
 }
 
 /// A stored group.

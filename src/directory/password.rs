@@ -68,13 +68,28 @@ impl Hasher {
 
     /// Checks a password against a stored hash; `None` (no such user, or no
     /// password set) is checked against a dummy hash and always fails.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
-        let Ok(permit) = self.permits.clone().acquire_owned().await else {
-            return false;
+    /// Hashes imported from other directories (`{SSHA}`, `{SSHA256}`,
+    /// `{SSHA512}`, `{ARGON2}`) verify too; a failed check of a cheap scheme
+    /// still spends an argon2id verification, so that neither the reply nor
+    /// its timing tells an imported account from an unknown one.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Verdict {
+        let argon2 = match hash.map(Scheme::of) {
+            Some(Scheme::Argon2(phc)) => Some(phc.to_string()),
+            Some(Scheme::Salted(kind, digest_and_salt)) => {
+                if salted_matches(kind, digest_and_salt, password) {
+                    return Verdict {
+                        ok: true,
+                        outdated: true,
+                    };
+                }
+                None
+            }
+            Some(Scheme::Unknown) | None => None,
         };
-        let (hash, real) = match hash {
-            Some(h) => (h.to_string(), true),
-            None => (self.dummy.as_str().to_string(), false),
+        let real = argon2.is_some();
+        let hash = argon2.unwrap_or_else(|| self.dummy.as_str().to_string());
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return Verdict::default();
         };
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
@@ -89,8 +104,110 @@ impl Hasher {
         })
         .await
         .unwrap_or(false);
-        ok && real
+        Verdict {
+            ok: ok && real,
+            outdated: false,
+        }
     }
+}
+
+/// The outcome of a password check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub ok: bool,
+    /// The password matched a hash of a weaker, imported scheme: it should
+    /// be hashed again with argon2id.
+    pub outdated: bool,
+}
+
+/// The salted SHA schemes of OpenLDAP and other directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Salted {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// How a stored hash is written.
+enum Scheme<'a> {
+    /// A PHC string (`$argon2id$…`), bare or after `{ARGON2}`.
+    Argon2(&'a str),
+    /// `{SSHA}base64(digest ‖ salt)` and its SHA-2 siblings.
+    Salted(Salted, &'a str),
+    Unknown,
+}
+
+impl Scheme<'_> {
+    fn of(hash: &str) -> Scheme<'_> {
+        if hash.starts_with("$argon2") {
+            return Scheme::Argon2(hash);
+        }
+        let Some(rest) = hash.strip_prefix('{') else {
+            return Scheme::Unknown;
+        };
+        let Some((name, value)) = rest.split_once('}') else {
+            return Scheme::Unknown;
+        };
+        match name.to_ascii_uppercase().as_str() {
+            "ARGON2" if value.starts_with("$argon2") => Scheme::Argon2(value),
+            "SSHA" => Scheme::Salted(Salted::Sha1, value),
+            "SSHA256" => Scheme::Salted(Salted::Sha256, value),
+            "SSHA512" => Scheme::Salted(Salted::Sha512, value),
+            _ => Scheme::Unknown,
+        }
+    }
+}
+
+/// Whether a stored hash is written in a scheme Roster can verify.
+pub fn is_verifiable(hash: &str) -> bool {
+    match Scheme::of(hash) {
+        Scheme::Argon2(phc) => PasswordHash::new(phc).is_ok(),
+        Scheme::Salted(kind, value) => decode_salted(kind, value).is_some(),
+        Scheme::Unknown => false,
+    }
+}
+
+/// The digest and salt of a salted-SHA value.
+fn decode_salted(kind: Salted, value: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let len = match kind {
+        Salted::Sha1 => 20,
+        Salted::Sha256 => 32,
+        Salted::Sha512 => 64,
+    };
+    (bytes.len() > len).then(|| {
+        let (digest, salt) = bytes.split_at(len);
+        (digest.to_vec(), salt.to_vec())
+    })
+}
+
+fn salted_matches(kind: Salted, value: &str, password: &str) -> bool {
+    use sha1::Digest as _;
+    use subtle::ConstantTimeEq as _;
+    let Some((digest, salt)) = decode_salted(kind, value) else {
+        return false;
+    };
+    let computed: Vec<u8> = match kind {
+        Salted::Sha1 => sha1::Sha1::new()
+            .chain_update(password.as_bytes())
+            .chain_update(&salt)
+            .finalize()
+            .to_vec(),
+        Salted::Sha256 => sha2::Sha256::new()
+            .chain_update(password.as_bytes())
+            .chain_update(&salt)
+            .finalize()
+            .to_vec(),
+        Salted::Sha512 => sha2::Sha512::new()
+            .chain_update(password.as_bytes())
+            .chain_update(&salt)
+            .finalize()
+            .to_vec(),
+    };
+    computed.ct_eq(&digest).into()
 }
 
 fn hash_with(params: &Params, password: &str) -> Result<String, DirectoryError> {
@@ -120,8 +237,49 @@ mod tests {
         let hasher = Hasher::new(&config).unwrap();
         let hash = hasher.hash("correct horse").await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hasher.verify("correct horse", Some(&hash)).await);
-        assert!(!hasher.verify("wrong horse", Some(&hash)).await);
-        assert!(!hasher.verify("correct horse", None).await);
+        assert!(hasher.verify("correct horse", Some(&hash)).await.ok);
+        assert!(!hasher.verify("wrong horse", Some(&hash)).await.ok);
+        assert!(!hasher.verify("correct horse", None).await.ok);
+        let imported = format!("{{ARGON2}}{hash}");
+        assert!(is_verifiable(&imported));
+        assert_eq!(
+            hasher.verify("correct horse", Some(&imported)).await,
+            Verdict {
+                ok: true,
+                outdated: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn imported_salted_sha_hashes_verify_and_ask_for_argon2id() {
+        let hasher = Hasher::new(&PasswordConfig {
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            ..PasswordConfig::default()
+        })
+        .unwrap();
+        // Made by OpenLDAP's `slappasswd -h {SSHA} -s secret`.
+        let ssha = "{SSHA}3hxeXQUNDAnymyUVwQUAi1axPwe/ywgV";
+        assert!(is_verifiable(ssha));
+        assert!(hasher.verify("secret", Some(ssha)).await.outdated);
+        assert!(hasher.verify("secret", Some(ssha)).await.ok);
+        assert!(!hasher.verify("Secret", Some(ssha)).await.ok);
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let salt = b"12345678";
+        let mut bytes = sha2::Sha512::new()
+            .chain_update(b"pw")
+            .chain_update(salt)
+            .finalize()
+            .to_vec();
+        bytes.extend_from_slice(salt);
+        let ssha512 = format!(
+            "{{SSHA512}}{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        );
+        assert!(hasher.verify("pw", Some(&ssha512)).await.ok);
+        assert!(!is_verifiable("{CRYPT}$6$abc$def"));
+        assert!(!is_verifiable("{SSHA}not base64!"));
     }
 }

@@ -261,7 +261,7 @@ impl<T: 'static> Filter<T> {
             }
             Filter::Compare(def, op, value) => compare(record, def, *op, value, pos),
             Filter::Substring(def, parts) => {
-                if matches!(def.syntax, Syntax::Time | Syntax::Boolean) {
+                if matches!(def.syntax, Syntax::Time | Syntax::Boolean | Syntax::Integer) {
                     return None;
                 }
                 let initial = parts.initial.as_deref().map(|s| def.normalize(s));
@@ -330,6 +330,15 @@ fn compare<T: 'static>(
             }))
         }
         (Syntax::Time, _) => None,
+        (Syntax::Integer, Value::Str(s)) => {
+            let n: i64 = s.trim().parse().ok()?;
+            if matches!(op, Op::Co | Op::Sw | Op::Ew) {
+                return None;
+            }
+            let arg = super::attributes::sortable_integer(n);
+            Some(record.any(def, pos, &mut |v| ordered(v.cmp(arg.as_str()))))
+        }
+        (Syntax::Integer, _) => None,
         (_, value) => {
             let arg = match value {
                 Value::Str(s) => def.normalize(s),

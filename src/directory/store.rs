@@ -46,6 +46,15 @@ pub trait Store: Send + Sync {
     /// The stored password hash of a user, if one is set.
     async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError>;
 
+    /// Replaces a user's password hash with a new hash of the same password
+    /// (the time it was changed stays).
+    async fn rehash_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError>;
 
     /// Which of `ids` exist, and whether each is a user or a group.
@@ -93,6 +102,11 @@ pub trait Store: Send + Sync {
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
 
     async fn count_tokens(&self) -> Result<usize, StoreError>;
+
+    /// Reserves `count` consecutive numbers of a kind (`uid`, `gid`) that
+    /// were never handed out, the first of them at least `first`; returns
+    /// the first reserved.
+    async fn reserve_numbers(&self, kind: &str, first: i64, count: i64) -> Result<i64, StoreError>;
 
     /// The newest `limit` audit events, newest first.
     async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;

@@ -108,6 +108,27 @@ pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
     ] {
         multi(attr, v)?;
     }
+    for (attr, n) in [
+        ("uidNumber", a.posix.uid_number),
+        ("gidNumber", a.posix.gid_number),
+    ] {
+        posix_number(attr, n)?;
+    }
+    for (attr, v) in [
+        ("homeDirectory", &a.posix.home_directory),
+        ("loginShell", &a.posix.login_shell),
+        ("gecos", &a.posix.gecos),
+    ] {
+        text(attr, v)?;
+        if v.as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            return Err(DirectoryError::invalid(
+                attr,
+                "must not contain control characters",
+            ));
+        }
+    }
     for e in &a.emails {
         let v = e.value.trim();
         match v.split_once('@') {
@@ -128,7 +149,19 @@ pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
 pub fn group(mut a: GroupAttrs) -> Result<GroupAttrs> {
     a.display_name = name("displayName", &a.display_name)?;
     text("externalId", &a.external_id)?;
+    posix_number("gidNumber", a.gid_number)?;
     Ok(a)
+}
+
+/// A uid_t / gid_t: 0 to 2^32 − 2 (2^32 − 1 means "no id" to the kernel).
+fn posix_number(attribute: &str, n: Option<i64>) -> Result<()> {
+    match n {
+        Some(n) if !(0..=4_294_967_294).contains(&n) => Err(DirectoryError::invalid(
+            attribute,
+            "must be between 0 and 4294967294",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a new password's basic shape (the password policy comes later).

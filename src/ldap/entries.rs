@@ -4,11 +4,17 @@
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 
 use super::tree::Tree;
+use crate::config::PosixConfig;
 use crate::directory::attributes::{Storage, GROUP_ATTRS, USER_ATTRS};
 use crate::directory::{Group, MemberKind, User};
 
 pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "inetOrgPerson"];
-pub const GROUP_CLASSES: &[&str] = &["top", "groupOfNames"];
+/// Groups are served both ways (RFC 2307bis style) so that applications
+/// reading `member` and those reading `uniqueMember` both work.
+pub const GROUP_CLASSES: &[&str] = &["top", "groupOfNames", "groupOfUniqueNames"];
+/// Added to users that have a uidNumber and groups that have a gidNumber.
+pub const POSIX_USER_CLASS: &str = "posixAccount";
+pub const POSIX_GROUP_CLASS: &str = "posixGroup";
 
 /// Attributes served only when asked for by name or with `+`.
 const OPERATIONAL: &[&str] = &[
@@ -40,6 +46,13 @@ impl Selection {
             names,
             types_only,
         }
+    }
+
+    /// Whether a group's members are needed for the entry (only when one
+    /// of the attributes listing them is selected: loading the members of
+    /// a large group is the costly part of a group search).
+    pub fn wants_members(&self) -> bool {
+        self.wants(&["member", "uniqueMember", "memberUid"])
     }
 
     /// Whether an attribute known by `names` (canonical name first) is wanted.
@@ -76,11 +89,52 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-/// A user as an `inetOrgPerson` entry.
-pub fn user_entry(tree: &Tree, user: &User, sel: &Selection) -> LdapSearchResultEntry {
+/// A user as an `inetOrgPerson` entry, and a `posixAccount` when POSIX is
+/// served and the user has a uidNumber (home, shell and GECOS then have
+/// their configured defaults).
+pub fn user_entry(
+    tree: &Tree,
+    posix: Option<&PosixConfig>,
+    user: &User,
+    sel: &Selection,
+) -> LdapSearchResultEntry {
     let dn = tree.user_dn(&user.attrs.user_name).to_string();
-    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], strings(USER_CLASSES))];
-    for def in USER_ATTRS.iter().filter(|d| !d.ldap.is_empty()) {
+    let posix = posix.filter(|_| user.attrs.posix.uid_number.is_some());
+    let mut classes = strings(USER_CLASSES);
+    if posix.is_some() {
+        classes.push(POSIX_USER_CLASS.into());
+    }
+    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], classes)];
+    if let Some(config) = posix {
+        let p = &user.attrs.posix;
+        let name = &user.attrs.user_name;
+        attrs.push((
+            &["homeDirectory"],
+            vec![p
+                .home_directory
+                .clone()
+                .unwrap_or_else(|| config.home.replace("{uid}", name))],
+        ));
+        attrs.push((
+            &["loginShell"],
+            vec![p
+                .login_shell
+                .clone()
+                .unwrap_or_else(|| config.shell.clone())],
+        ));
+        attrs.push((
+            &["gecos"],
+            vec![p
+                .gecos
+                .clone()
+                .unwrap_or_else(|| user.common_name().to_string())],
+        ));
+    }
+    for def in USER_ATTRS
+        .iter()
+        .filter(|d| !d.ldap.is_empty())
+        .filter(|d| posix.is_some() || !matches!(d.ldap[0], "uidNumber" | "gidNumber"))
+    {
         let values = match def.storage {
             Storage::MemberOfName => user
                 .groups
@@ -96,13 +150,29 @@ pub fn user_entry(tree: &Tree, user: &User, sel: &Selection) -> LdapSearchResult
     sel.entry(dn, attrs)
 }
 
-/// A group as a `groupOfNames` entry.
-pub fn group_entry(tree: &Tree, group: &Group, sel: &Selection) -> LdapSearchResultEntry {
+/// A group as a `groupOfNames` and `groupOfUniqueNames` entry (member and
+/// uniqueMember list member DNs), and a `posixGroup` (memberUid lists user
+/// members' names) when POSIX is served and the group has a gidNumber.
+pub fn group_entry(
+    tree: &Tree,
+    posix: Option<&PosixConfig>,
+    group: &Group,
+    sel: &Selection,
+) -> LdapSearchResultEntry {
     let dn = tree.group_dn(&group.attrs.display_name).to_string();
-    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], strings(GROUP_CLASSES))];
-    for def in GROUP_ATTRS.iter().filter(|d| !d.ldap.is_empty()) {
+    let posix = posix.filter(|_| group.attrs.gid_number.is_some());
+    let mut classes = strings(GROUP_CLASSES);
+    if posix.is_some() {
+        classes.push(POSIX_GROUP_CLASS.into());
+    }
+    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], classes)];
+    for def in GROUP_ATTRS
+        .iter()
+        .filter(|d| !d.ldap.is_empty())
+        .filter(|d| posix.is_some() || !matches!(d.ldap[0], "gidNumber" | "memberUid"))
+    {
         let values = match def.storage {
-            Storage::MemberUserName => group
+            Storage::MemberUserName if def.ldap[0] != "memberUid" => group
                 .members
                 .iter()
                 .map(|m| match m.kind {

@@ -5,7 +5,7 @@
 use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 
 use super::dn::Dn;
-use super::entries::{GROUP_CLASSES, USER_CLASSES};
+use super::entries::{GROUP_CLASSES, POSIX_GROUP_CLASS, POSIX_USER_CLASS, USER_CLASSES};
 use super::tree::{Place, Tree};
 use crate::directory::attributes::{by_key, by_ldap, AttrDef, Syntax, GROUP_ATTRS, USER_ATTRS};
 use crate::directory::{Filter, Group, Op, Substrings, Timestamp, User, Value};
@@ -51,6 +51,9 @@ pub fn check(filter: &LdapFilter, max_depth: usize) -> Result<(), FilterError> {
 trait Kind: Sized + 'static {
     fn table() -> &'static [AttrDef<Self>];
     fn classes() -> &'static [&'static str];
+    /// The object class entries of this kind have only when they have an
+    /// attribute (POSIX), and that attribute's LDAP name.
+    fn optional_class() -> (&'static str, &'static str);
     /// A filter item on an attribute whose values are DNs (memberOf, member).
     fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Self>>;
 }
@@ -61,6 +64,9 @@ impl Kind for User {
     }
     fn classes() -> &'static [&'static str] {
         USER_CLASSES
+    }
+    fn optional_class() -> (&'static str, &'static str) {
+        (POSIX_USER_CLASS, "uidNumber")
     }
     fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<User>> {
         if !attr.eq_ignore_ascii_case("memberOf") {
@@ -80,6 +86,9 @@ impl Kind for Group {
     }
     fn classes() -> &'static [&'static str] {
         GROUP_CLASSES
+    }
+    fn optional_class() -> (&'static str, &'static str) {
+        (POSIX_GROUP_CLASS, "gidNumber")
     }
     fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Group>> {
         if !(attr.eq_ignore_ascii_case("member") || attr.eq_ignore_ascii_case("uniqueMember")) {
@@ -116,6 +125,10 @@ fn value<T>(def: &AttrDef<T>, text: &str) -> Option<Value> {
 
 fn compare<T: Kind>(tree: &Tree, attr: &str, op: Op, text: &str) -> Filter<T> {
     if attr.eq_ignore_ascii_case("objectClass") {
+        let (class, attr) = T::optional_class();
+        if op == Op::Eq && class.eq_ignore_ascii_case(text) {
+            return by_ldap(T::table(), attr).map_or(Filter::False, Filter::Present);
+        }
         let hit = op == Op::Eq && T::classes().iter().any(|c| c.eq_ignore_ascii_case(text));
         return if hit { Filter::True } else { Filter::False };
     }

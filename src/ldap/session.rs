@@ -356,14 +356,14 @@ impl Session {
                 page.items
                     .iter()
                     .take(room)
-                    .map(|u| entries::user_entry(tree, u, sel)),
+                    .map(|u| entries::user_entry(tree, directory.posix(), u, sel)),
             );
         }
         if let Some(scope) = groups {
             let f = scope.and(filter::for_groups(tree, &req.filter));
             let room = limit.saturating_sub(out.len());
             let page = directory
-                .find_groups(&Query::new(f, 0, room + 1), true)
+                .find_groups(&Query::new(f, 0, room + 1), sel.wants_members())
                 .await
                 .map_err(internal)?;
             exceeded |= page.items.len() > room;
@@ -371,7 +371,7 @@ impl Session {
                 page.items
                     .iter()
                     .take(room)
-                    .map(|g| entries::group_entry(tree, g, sel)),
+                    .map(|g| entries::group_entry(tree, directory.posix(), g, sel)),
             );
         }
         if out.len() > limit {

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use super::error::{ScimError, ScimResult};
 use super::patch::{OpKind, Operation};
-use super::resources::{canonical, group_from_json, group_to_json, member_refs, GROUP_URN};
+use super::resources::{
+    canonical, group_from_json, group_to_json, member_refs, posix_group, GROUP_URN, POSIX_GROUP_URN,
+};
 use super::{
     base_url, created, if_match, not_modified, params, parse_id, patch, read_json, resources,
     respond, ListParams, Projection, ScimState,
@@ -73,7 +75,14 @@ pub(super) async fn replace_group(
     let members = input.members.unwrap_or_default();
     Ok(state
         .directory
-        .replace_group(actor, id, input.attrs, Some(&members), expected)
+        .replace_group(
+            actor,
+            id,
+            input.attrs,
+            Some(&members),
+            expected,
+            !input.gid_asserted,
+        )
         .await?)
 }
 
@@ -163,6 +172,7 @@ pub async fn replace(
 struct GroupChange {
     display_name: Option<String>,
     external_id: Option<Option<String>>,
+    gid_number: Option<Option<i64>>,
     /// A new complete member list.
     members: Option<Vec<MemberRef>>,
     add: Vec<MemberRef>,
@@ -173,6 +183,13 @@ fn string_value(v: &Value, attr: &str) -> ScimResult<String> {
     v.as_str()
         .map(str::to_string)
         .ok_or_else(|| ScimError::invalid_value(format!("{attr} must be a string")))
+}
+
+/// What follows `prefix` in `text`, compared without regard to case.
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// The member id in a path like `members[value eq "…"]`.
@@ -216,6 +233,24 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
             }
         };
         for (path, value) in entries {
+            // The POSIX extension, whole or by attribute.
+            if let Some(rest) = strip_prefix_ignore_case(&path, POSIX_GROUP_URN) {
+                let rest = rest.trim_start_matches(':');
+                change.gid_number = Some(match (rest, op.op, &value) {
+                    (_, OpKind::Remove, _) => None,
+                    ("", _, Some(v)) => posix_group(v)?,
+                    (a, _, Some(v)) if a.eq_ignore_ascii_case("gidNumber") => {
+                        posix_group(&serde_json::json!({ "gidNumber": v }))?
+                    }
+                    _ => {
+                        return Err(ScimError::bad_request(
+                            "invalidPath",
+                            format!("{path:?} is not a group attribute"),
+                        ))
+                    }
+                });
+                continue;
+            }
             let attr = path.split(['[', '.']).next().unwrap_or_default();
             let attr = attr.rsplit(':').next().unwrap_or(attr);
             match (canonical(attr), op.op) {
@@ -320,7 +355,9 @@ pub(super) async fn patch_group(
 ) -> ScimResult<Group> {
     let change = plan(&patch::parse(body)?)?;
     let dir = &state.directory;
-    let attrs_change = change.display_name.is_some() || change.external_id.is_some();
+    let attrs_change = change.display_name.is_some()
+        || change.external_id.is_some()
+        || change.gid_number.is_some();
     if !attrs_change && change.members.is_none() && expected.is_none() {
         // Only members named: add and remove them, nothing else.
         dir.modify_group_members(actor, id, &change.add, &change.remove)
@@ -335,6 +372,7 @@ pub(super) async fn patch_group(
                 .external_id
                 .unwrap_or(current.attrs.external_id.clone()),
             extensions: current.attrs.extensions.clone(),
+            gid_number: change.gid_number.unwrap_or(current.attrs.gid_number),
         };
         let touched =
             change.members.is_some() || !change.add.is_empty() || !change.remove.is_empty();
@@ -363,6 +401,7 @@ pub(super) async fn patch_group(
             attrs,
             members.as_deref(),
             Some(expected.unwrap_or(current.meta.version)),
+            false,
         )
         .await?;
     }

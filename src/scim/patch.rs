@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{element_matches, parse_expr, Expr, Literal};
-use super::resources::{canonical, canonicalize, ENTERPRISE_URN};
+use super::resources::{canonical, canonicalize, ENTERPRISE_URN, POSIX_USER_URN};
 
 /// One PATCH operation.
 #[derive(Debug, Clone)]
@@ -143,6 +143,9 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     let mut extension = None;
     if let Some(r) = strip_urn(rest, ENTERPRISE_URN) {
         extension = Some(ENTERPRISE_URN);
+        rest = r;
+    } else if let Some(r) = strip_urn(rest, POSIX_USER_URN) {
+        extension = Some(POSIX_USER_URN);
         rest = r;
     } else if let Some(r) = strip_urn(rest, core_urn) {
         rest = r;

@@ -6,7 +6,8 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::directory::{Group, GroupAttrs, MemberRef, Meta, Status, User, UserAttrs};
+pub use crate::directory::attributes::{POSIX_GROUP_URN, POSIX_USER_URN};
+use crate::directory::{Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User, UserAttrs};
 
 use super::error::{ScimError, ScimResult};
 
@@ -68,6 +69,11 @@ const CANONICAL: &[&str] = &[
     "division",
     "department",
     "manager",
+    "uidNumber",
+    "gidNumber",
+    "homeDirectory",
+    "loginShell",
+    "gecos",
 ];
 
 /// The canonical spelling of an attribute name, if Roster knows it.
@@ -148,6 +154,8 @@ pub struct UserInput {
     pub attrs: UserAttrs,
     pub active: Option<bool>,
     pub password: Option<String>,
+    /// Whether the resource carried the POSIX extension.
+    pub posix_asserted: bool,
 }
 
 // By hand, so that the password never reaches a log line.
@@ -185,6 +193,7 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
         Some(_) => return Err(ScimError::invalid_value("password must be a string")),
     };
     let mut extensions = Map::new();
+    let mut posix = None;
     let urn_keys: Vec<String> = map
         .keys()
         .filter(|k| k.to_ascii_lowercase().starts_with("urn:"))
@@ -192,6 +201,10 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
         .collect();
     for key in urn_keys {
         let value = map.remove(&key).unwrap_or(Value::Null);
+        if key.eq_ignore_ascii_case(POSIX_USER_URN) {
+            posix = Some(posix_account(value)?);
+            continue;
+        }
         if key.eq_ignore_ascii_case(ENTERPRISE_URN) {
             if value.as_object().is_some_and(Map::is_empty) {
                 continue;
@@ -220,11 +233,55 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     }
     let mut attrs: UserAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
     attrs.extensions = extensions;
+    let posix_asserted = posix.is_some();
+    attrs.posix = posix.unwrap_or_default();
     Ok(UserInput {
         attrs,
         active,
         password,
+        posix_asserted,
     })
+}
+
+/// A whole number, also when sent as a numeric string.
+fn integer(value: &Value, attr: &str) -> ScimResult<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| ScimError::invalid_value(format!("{attr} must be a whole number")))
+}
+
+/// Reads the POSIX extension of a User.
+fn posix_account(value: Value) -> ScimResult<PosixAccount> {
+    let Value::Object(map) = value else {
+        return Err(ScimError::invalid_value(format!(
+            "{POSIX_USER_URN} must be an object"
+        )));
+    };
+    let mut p = PosixAccount::default();
+    for (key, v) in map {
+        let text = || {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ScimError::invalid_value(format!("{key} must be a string")))
+        };
+        match key.as_str() {
+            "uidNumber" => p.uid_number = Some(integer(&v, &key)?),
+            "gidNumber" => p.gid_number = Some(integer(&v, &key)?),
+            "homeDirectory" => p.home_directory = Some(text()?),
+            "loginShell" => p.login_shell = Some(text()?),
+            "gecos" => p.gecos = Some(text()?),
+            "schemas" => {}
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "{key} is not an attribute of {POSIX_USER_URN}"
+                )))
+            }
+        }
+    }
+    Ok(p)
 }
 
 fn meta_json(meta: &Meta, kind: &str, location: String) -> Value {
@@ -255,6 +312,10 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
         _ => Map::new(),
     };
     schemas.extend(extensions.keys().map(|urn| Value::from(urn.as_str())));
+    let posix = attrs.remove("posix");
+    if posix.is_some() {
+        schemas.push(POSIX_USER_URN.into());
+    }
     let mut map = Map::new();
     map.insert("schemas".into(), Value::Array(schemas));
     map.insert("id".into(), user.id.to_string().into());
@@ -281,6 +342,9 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
         map.insert("groups".into(), Value::Array(groups));
     }
     map.extend(extensions);
+    if let Some(posix) = posix {
+        map.insert(POSIX_USER_URN.into(), posix);
+    }
     map.insert(
         "meta".into(),
         meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)),
@@ -292,6 +356,8 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
 pub struct GroupInput {
     pub attrs: GroupAttrs,
     pub members: Option<Vec<MemberRef>>,
+    /// Whether the resource carried the POSIX extension.
+    pub gid_asserted: bool,
 }
 
 /// Reads the members named in a `members` value: an array of objects (or
@@ -330,6 +396,14 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
         map.remove(read_only);
     }
     let members = map.remove("members").map(|m| member_refs(&m)).transpose()?;
+    let posix_key = map
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(POSIX_GROUP_URN))
+        .cloned();
+    let gid = match posix_key.and_then(|k| map.remove(&k)) {
+        Some(v) => Some(posix_group(&v)?),
+        None => None,
+    };
     // Provider-specific extension schemas on groups carry nothing Roster keeps.
     map.retain(|k, _| {
         !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http")
@@ -337,8 +411,35 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
     if !map.contains_key("displayName") {
         return Err(ScimError::invalid_value("displayName is required"));
     }
-    let attrs: GroupAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
-    Ok(GroupInput { attrs, members })
+    let mut attrs: GroupAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
+    attrs.gid_number = gid.flatten();
+    Ok(GroupInput {
+        attrs,
+        members,
+        gid_asserted: gid.is_some(),
+    })
+}
+
+/// Reads the POSIX extension of a Group: its gidNumber, if it has one.
+pub fn posix_group(value: &Value) -> ScimResult<Option<i64>> {
+    let Value::Object(map) = value else {
+        return Err(ScimError::invalid_value(format!(
+            "{POSIX_GROUP_URN} must be an object"
+        )));
+    };
+    let mut gid = None;
+    for (key, v) in map {
+        match key.as_str() {
+            "gidNumber" => gid = Some(integer(v, key)?),
+            "schemas" => {}
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "{key} is not an attribute of {POSIX_GROUP_URN}"
+                )))
+            }
+        }
+    }
+    Ok(gid)
 }
 
 /// Renders a group as a SCIM Group resource.
@@ -348,10 +449,20 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
         _ => Map::new(),
     };
     attrs.remove("extensions");
+    attrs.remove("gidNumber");
     let mut map = Map::new();
-    map.insert("schemas".into(), json!([GROUP_URN]));
+    map.insert(
+        "schemas".into(),
+        match group.attrs.gid_number {
+            Some(_) => json!([GROUP_URN, POSIX_GROUP_URN]),
+            None => json!([GROUP_URN]),
+        },
+    );
     map.insert("id".into(), group.id.to_string().into());
     map.extend(attrs);
+    if let Some(gid) = group.attrs.gid_number {
+        map.insert(POSIX_GROUP_URN.into(), json!({ "gidNumber": gid }));
+    }
     if with_members {
         let members: Vec<Value> = group
             .members
@@ -391,10 +502,10 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
         list.split(',')
             .map(|a| {
                 let a = a.trim();
-                if a.len() >= ENTERPRISE_URN.len()
-                    && a[..ENTERPRISE_URN.len()].eq_ignore_ascii_case(ENTERPRISE_URN)
-                {
-                    return ENTERPRISE_URN.to_ascii_lowercase();
+                for urn in [ENTERPRISE_URN, POSIX_USER_URN, POSIX_GROUP_URN] {
+                    if a.len() >= urn.len() && a[..urn.len()].eq_ignore_ascii_case(urn) {
+                        return urn.to_ascii_lowercase();
+                    }
                 }
                 let a = if a.to_ascii_lowercase().starts_with("urn:") {
                     a.rsplit_once(':').map_or(a, |(_, n)| n)

@@ -15,7 +15,7 @@ use super::{
     respond, ListParams, Projection, ScimState,
 };
 use crate::directory::attributes::USER_ATTRS;
-use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery, User};
+use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery, User, UserChange};
 use uuid::Uuid;
 
 /// How often a PATCH is retried when the user changes underneath it.
@@ -67,17 +67,14 @@ pub(super) async fn replace_user(
     expected: Option<i64>,
 ) -> ScimResult<User> {
     let input = user_from_json(body)?;
-    Ok(state
-        .directory
-        .replace_user(
-            actor,
-            id,
-            input.attrs,
-            input.active,
-            input.password,
-            expected,
-        )
-        .await?)
+    let change = UserChange {
+        keep_posix: !input.posix_asserted,
+        attrs: input.attrs,
+        active: input.active,
+        password: input.password,
+        expected_version: expected,
+    };
+    Ok(state.directory.replace_user(actor, id, change).await?)
 }
 
 /// Applies a PatchOp to a user (PATCH and Bulk), retrying when the user
@@ -103,19 +100,15 @@ pub(super) async fn patch_user(
         }
         patch::apply(&mut doc, &ops, USER_URN)?;
         let input = user_from_json(Value::Object(doc))?;
-        let version = Some(current.meta.version);
-        match state
-            .directory
-            .replace_user(
-                actor,
-                id,
-                input.attrs,
-                input.active,
-                input.password,
-                version,
-            )
-            .await
-        {
+        // The document was complete: what it lacks now was removed.
+        let change = UserChange {
+            attrs: input.attrs,
+            active: input.active,
+            password: input.password,
+            expected_version: Some(current.meta.version),
+            keep_posix: false,
+        };
+        match state.directory.replace_user(actor, id, change).await {
             Ok(user) => return Ok(user),
             Err(DirectoryError::VersionMismatch) if expected.is_none() => continue,
             Err(e) => return Err(e.into()),

@@ -56,7 +56,11 @@ async fn open_sql(url: &str, config: &StoreConfig) -> Result<SqlStore, StoreErro
             redact(url)
         )));
     };
-    Ok(SqlStore { read, write })
+    Ok(SqlStore {
+        read,
+        write,
+        own: Arc::default(),
+    })
 }
 
 /// A database URL with any password replaced, fit for messages and logs.
@@ -78,6 +82,7 @@ pub fn redact(url: &str) -> String {
 struct SqlStore {
     read: AnyPool,
     write: Writer,
+    own: Arc<OwnEvents>,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -92,6 +97,12 @@ fn backend(e: sqlx::Error) -> StoreError {
             }
             if what.contains("scim_tokens") {
                 return StoreError::Conflict("token");
+            }
+            if what.contains("uid_number") {
+                return StoreError::Conflict("uidNumber");
+            }
+            if what.contains("gid_number") {
+                return StoreError::Conflict("gidNumber");
             }
         }
     }
@@ -185,10 +196,49 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-async fn write_audit(conn: &mut AnyConnection, e: &AuditEvent) -> Result<(), StoreError> {
-    sqlx::query(
+/// Ids of audit events this process wrote, so that the view's poll does not
+/// read again what this process already applied (see `viewed`). Only
+/// recorded for a server; the command line leaves it off.
+#[derive(Default)]
+pub struct OwnEvents {
+    enabled: std::sync::atomic::AtomicBool,
+    ids: std::sync::Mutex<std::collections::HashSet<i64>>,
+}
+
+impl OwnEvents {
+    fn record(&self, id: i64) {
+        if self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(mut ids) = self.ids.lock() {
+                ids.insert(id);
+            }
+        }
+    }
+
+    /// Whether event `id` was written here; forgets it.
+    fn take(&self, id: i64) -> bool {
+        self.ids
+            .lock()
+            .map(|mut ids| ids.remove(&id))
+            .unwrap_or(false)
+    }
+
+    /// Forgets ids at or below `floor` (events that never showed up, such
+    /// as those of rolled-back jobs).
+    fn forget_below(&self, floor: i64) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.retain(|id| *id > floor);
+        }
+    }
+}
+
+async fn write_audit(
+    conn: &mut AnyConnection,
+    e: &AuditEvent,
+    own: &OwnEvents,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
         "INSERT INTO audit_events (at, actor, protocol, client, action, target_kind, target_id, target_name, attributes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(e.at.0)
     .bind(&e.actor)
@@ -199,9 +249,10 @@ async fn write_audit(conn: &mut AnyConnection, e: &AuditEvent) -> Result<(), Sto
     .bind(&e.target_id)
     .bind(&e.target_name)
     .bind(to_json(&e.attributes)?)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await
     .map_err(backend)?;
+    own.record(row.try_get(0).map_err(backend)?);
     Ok(())
 }
 
@@ -420,6 +471,14 @@ impl SqlStore {
 
 /// Reads for loading and refreshing the in-memory view.
 impl SqlStore {
+    /// From now on, remember which audit events this process writes.
+    fn track_own_events(&self) -> Arc<OwnEvents> {
+        self.own
+            .enabled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.own.clone()
+    }
+
     /// Every user (without groups) and every group with its member rows
     /// (member names left empty: the view looks them up).
     async fn everything(&self) -> Result<(Vec<User>, Vec<Group>), StoreError> {
@@ -558,10 +617,11 @@ impl Store for SqlStore {
         let user = user.clone();
         let password_hash = password_hash.map(str::to_string);
         let event = event.clone();
+        let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
-            "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version, uid_number) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(user.id.to_string())
         .bind(&user.attrs.user_name)
@@ -573,12 +633,13 @@ impl Store for SqlStore {
         .bind(user.meta.created.0)
         .bind(user.meta.modified.0)
         .bind(user.meta.version)
+        .bind(user.attrs.posix.uid_number)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
         write_user_index(conn, &user, false).await?;
         write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
-        write_audit(conn, &event).await?;
+        write_audit(conn, &event, &own).await?;
         Ok(())
         }))).await
     }
@@ -593,10 +654,11 @@ impl Store for SqlStore {
         let user = user.clone();
         let password_hash = password_hash.map(str::to_string);
         let event = event.clone();
+        let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE users SET user_name = $1, user_name_lc = $2, display_name = $3, external_id = $4, status = $5, \
-             doc = $6, modified_at = $7, version = $8 WHERE id = $9 AND version = $10",
+             doc = $6, modified_at = $7, version = $8, uid_number = $11 WHERE id = $9 AND version = $10",
         )
         .bind(&user.attrs.user_name)
         .bind(user.attrs.user_name.to_lowercase())
@@ -608,6 +670,7 @@ impl Store for SqlStore {
         .bind(user.meta.version)
         .bind(user.id.to_string())
         .bind(expected_version)
+        .bind(user.attrs.posix.uid_number)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -616,7 +679,7 @@ impl Store for SqlStore {
         }
         write_user_index(conn, &user, true).await?;
         write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
-        write_audit(conn, &event).await?;
+        write_audit(conn, &event, &own).await?;
         Ok(())
         }))).await
     }
@@ -624,6 +687,7 @@ impl Store for SqlStore {
     async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
         let id_text = id.to_string();
         let event = event.clone();
+        let own = self.own.clone();
         self.write
             .run(job(move |conn| {
                 Box::pin(async move {
@@ -646,7 +710,7 @@ impl Store for SqlStore {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    write_audit(conn, &event).await?;
+                    write_audit(conn, &event, &own).await?;
                     Ok(())
                 })
             }))
@@ -669,6 +733,30 @@ impl Store for SqlStore {
             .await
             .map_err(backend)?;
         row.map(|r| r.try_get(0).map_err(backend)).transpose()
+    }
+
+    async fn rehash_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let hash = hash.to_string();
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                sqlx::query("UPDATE credentials SET password_hash = $1 WHERE user_id = $2")
+                    .bind(&hash)
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                write_audit(conn, &event, &own).await?;
+                Ok(())
+            })
+        }))
+        .await
     }
 
     async fn list_users(&self, q: &Query<User>) -> Result<Page<User>, StoreError> {
@@ -702,10 +790,11 @@ impl Store for SqlStore {
     async fn insert_group(&self, group: &Group, event: &AuditEvent) -> Result<(), StoreError> {
         let group = group.clone();
         let event = event.clone();
+        let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
-            "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version, gid_number) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(group.id.to_string())
         .bind(&group.attrs.display_name)
@@ -715,11 +804,12 @@ impl Store for SqlStore {
         .bind(group.meta.created.0)
         .bind(group.meta.modified.0)
         .bind(group.meta.version)
+        .bind(group.attrs.gid_number)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
         add_members(conn, group.id, &group.members).await?;
-        write_audit(conn, &event).await?;
+        write_audit(conn, &event, &own).await?;
         Ok(())
         }))).await
     }
@@ -733,10 +823,11 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let group = group.clone();
         let event = event.clone();
+        let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE groups SET display_name = $1, display_name_lc = $2, external_id = $3, doc = $4, \
-             modified_at = $5, version = $6 WHERE id = $7 AND version = $8",
+             modified_at = $5, version = $6, gid_number = $9 WHERE id = $7 AND version = $8",
         )
         .bind(&group.attrs.display_name)
         .bind(group.attrs.display_name.to_lowercase())
@@ -746,6 +837,7 @@ impl Store for SqlStore {
         .bind(group.meta.version)
         .bind(group.id.to_string())
         .bind(expected_version)
+        .bind(group.attrs.gid_number)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -760,7 +852,7 @@ impl Store for SqlStore {
                 .map_err(backend)?;
             add_members(conn, group.id, &group.members).await?;
         }
-        write_audit(conn, &event).await?;
+        write_audit(conn, &event, &own).await?;
         Ok(())
         }))).await
     }
@@ -776,6 +868,7 @@ impl Store for SqlStore {
         let add = add.to_vec();
         let remove = remove.to_vec();
         let event = event.clone();
+        let own = self.own.clone();
         let version = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let new_version = version.clone();
         self.write
@@ -802,7 +895,7 @@ impl Store for SqlStore {
                         query(&sql).execute(&mut *conn).await.map_err(backend)?;
                     }
                     add_members(conn, group_id, &add).await?;
-                    write_audit(conn, &event).await?;
+                    write_audit(conn, &event, &own).await?;
                     Ok(())
                 })
             }))
@@ -813,6 +906,7 @@ impl Store for SqlStore {
     async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
         let id_text = id.to_string();
         let event = event.clone();
+        let own = self.own.clone();
         self.write
             .run(job(move |conn| {
                 Box::pin(async move {
@@ -829,7 +923,7 @@ impl Store for SqlStore {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    write_audit(conn, &event).await?;
+                    write_audit(conn, &event, &own).await?;
                     Ok(())
                 })
             }))
@@ -872,6 +966,7 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let token = token.clone();
         let event = event.clone();
+        let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO scim_tokens (id, name, secret_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5)",
@@ -884,7 +979,7 @@ impl Store for SqlStore {
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        write_audit(conn, &event).await?;
+        write_audit(conn, &event, &own).await?;
         Ok(())
         }))).await
     }
@@ -907,6 +1002,39 @@ impl Store for SqlStore {
             secret_hash: unhex(&hash).ok_or_else(|| bad_row("token", "hash"))?,
             created: Timestamp(row.try_get(3).map_err(backend)?),
         }))
+    }
+
+    async fn reserve_numbers(&self, kind: &str, first: i64, count: i64) -> Result<i64, StoreError> {
+        let kind = kind.to_string();
+        let start = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let out = start.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO posix_counters (kind, next) VALUES ($1, $2) ON CONFLICT (kind) DO NOTHING",
+                )
+                .bind(&kind)
+                .bind(first)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let row = sqlx::query(
+                    "UPDATE posix_counters SET next = (CASE WHEN next < $3 THEN $3 ELSE next END) + $1 \
+                     WHERE kind = $2 RETURNING next",
+                )
+                .bind(count)
+                .bind(&kind)
+                .bind(first)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let next: i64 = row.try_get(0).map_err(backend)?;
+                out.store(next - count, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            })
+        }))
+        .await?;
+        Ok(start.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     async fn count_tokens(&self) -> Result<usize, StoreError> {

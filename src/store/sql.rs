@@ -174,7 +174,7 @@ fn cond<T>(filter: &Filter<T>, layout: &Layout, in_element: bool, sql: &mut Sql)
             }
         },
         Filter::Substring(def, parts) => {
-            if matches!(def.syntax, Syntax::Time | Syntax::Boolean) {
+            if matches!(def.syntax, Syntax::Time | Syntax::Boolean | Syntax::Integer) {
                 sql.push(UNDEFINED);
                 return;
             }
@@ -213,6 +213,14 @@ fn comparison<T>(def: &AttrDef<T>, op: Op, value: &Value) -> Option<(&'static st
     let arg = match (def.syntax, value) {
         (Syntax::Time, Value::Time(t)) => Arg::Int(t.0),
         (Syntax::Time, _) => return None,
+        // Integer columns hold numbers; index rows hold sortable text.
+        (Syntax::Integer, Value::Str(s)) if matches!(def.storage, Storage::Column(_)) => {
+            Arg::Int(s.trim().parse().ok()?)
+        }
+        (Syntax::Integer, Value::Str(s)) => Arg::Text(
+            crate::directory::attributes::sortable_integer(s.trim().parse().ok()?),
+        ),
+        (Syntax::Integer, _) => return None,
         (_, Value::Str(s)) => Arg::Text(def.normalize(s)),
         (_, Value::Bool(b)) => Arg::Text(b.to_string()),
         (_, Value::Time(t)) => Arg::Text(t.generalized()),

@@ -11,7 +11,9 @@ use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use crate::directory::attributes::{user_index, AttrDef, Storage, Syntax};
+use crate::directory::attributes::{
+    sortable_integer, user_index, AttrDef, Storage, Syntax, GROUP_ATTRS, USER_ATTRS,
+};
 use crate::directory::query::{Hydrated, Subject};
 use crate::directory::{
     Filter, Group, GroupRef, Member, MemberKind, Op, Page, Query, Sort, Timestamp, User, Value,
@@ -105,8 +107,8 @@ struct Inner {
     /// externalId).
     user_values: HashMap<&'static str, ValueIndex>,
     groups: Table<Group>,
-    /// externalId → group slots.
-    group_external: ValueIndex,
+    /// attribute key → value → group slots (externalId, gidNumber).
+    group_values: HashMap<&'static str, ValueIndex>,
     /// Members of each group, by group slot.
     members: HashMap<Slot, Vec<MemberRow>>,
     /// The groups each user or group is a direct member of, by member id.
@@ -121,16 +123,37 @@ pub struct View {
     inner: RwLock<Inner>,
 }
 
+/// Column attributes the tables already order (names) or that are not
+/// worth an index (times, ids).
+const UNINDEXED_COLUMNS: &[&str] = &[
+    "id",
+    "userName",
+    "displayName",
+    "meta.created",
+    "meta.lastModified",
+];
+
+/// Values of a record's column attributes, normalised, for the view's index.
+fn column_rows<T>(table: &'static [AttrDef<T>], record: &T) -> Vec<(&'static str, String)> {
+    table
+        .iter()
+        .filter(|d| matches!(d.storage, Storage::Column(_)) && !UNINDEXED_COLUMNS.contains(&d.key))
+        .flat_map(|d| {
+            (d.values)(record)
+                .into_iter()
+                .map(|v| (d.key, d.normalize(&v)))
+        })
+        .collect()
+}
+
 /// The index rows of a user the view keeps: the store's index rows, and
-/// the externalId column.
+/// the other column attributes (externalId, uidNumber).
 fn user_rows(user: &User) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&'static str, String)> = user_index(user)
         .into_iter()
         .map(|(k, v, _)| (k, v))
         .collect();
-    if let Some(e) = &user.attrs.external_id {
-        rows.push(("externalId", e.clone()));
-    }
+    rows.extend(column_rows(USER_ATTRS, user));
     rows.sort();
     rows.dedup();
     rows
@@ -221,16 +244,18 @@ impl Inner {
                 self.groups
                     .by_name
                     .remove(&previous.attrs.display_name.to_lowercase());
-                if let Some(e) = &previous.attrs.external_id {
-                    unpost(&mut self.group_external, e, old);
+                for (key, value) in column_rows(GROUP_ATTRS, &previous) {
+                    if let Some(index) = self.group_values.get_mut(key) {
+                        unpost(index, &value, old);
+                    }
                 }
             }
         }
-        let external = group.attrs.external_id.clone();
+        let rows = column_rows(GROUP_ATTRS, &group);
         let name = group.attrs.display_name.to_lowercase();
         let slot = self.groups.put(group.id, name, Arc::new(group));
-        if let Some(e) = external {
-            post(&mut self.group_external, &e, slot);
+        for (key, value) in rows {
+            post(self.group_values.entry(key).or_default(), &value, slot);
         }
         if let Some(rows) = members {
             self.set_members(slot, rows);
@@ -262,8 +287,10 @@ impl Inner {
         self.set_members(slot, Vec::new());
         self.members.remove(&slot);
         if let Some(group) = self.groups.get(slot).cloned() {
-            if let Some(e) = &group.attrs.external_id {
-                unpost(&mut self.group_external, e, slot);
+            for (key, value) in column_rows(GROUP_ATTRS, &group) {
+                if let Some(index) = self.group_values.get_mut(key) {
+                    unpost(index, &value, slot);
+                }
             }
             self.groups
                 .remove(&id, &group.attrs.display_name.to_lowercase());
@@ -456,6 +483,8 @@ fn lookup_names(names: &BTreeMap<String, Slot>, op: Op, value: &str) -> Option<V
 fn indexed_text<T>(def: &AttrDef<T>, value: &Value) -> Option<String> {
     match (def.syntax, value) {
         (Syntax::Time, _) => None,
+        (Syntax::Integer, Value::Str(s)) => s.trim().parse::<i64>().ok().map(sortable_integer),
+        (Syntax::Integer, _) => None,
         (_, Value::Str(s)) => Some(def.normalize(s)),
         (_, Value::Bool(b)) => Some(b.to_string()),
         (_, Value::Time(_)) => None,
@@ -541,6 +570,9 @@ fn select<T: 'static>(
         });
         hit
     };
+    if matches!(query.filter, Filter::True) && query.sort.is_none() && candidates.is_none() {
+        return table.by_name.values().copied().collect();
+    }
     let mut rows: Vec<(Option<String>, String, Slot)> = match candidates {
         Some(mut slots) => {
             slots.sort_unstable();
@@ -659,14 +691,34 @@ impl View {
         updated.meta.modified = modified;
         updated.meta.version = version;
         inner.groups.records[slot as usize] = Some(Arc::new(updated));
-        let mut rows = inner.members.get(&slot).cloned().unwrap_or_default();
-        rows.retain(|m| !remove.contains(&m.id));
-        for m in rows_of(add) {
-            if !rows.iter().any(|r| r.id == m.id) {
+        // Only the named members change, as in the database.
+        let inner = &mut *inner;
+        let rows = inner.members.entry(slot).or_default();
+        if !remove.is_empty() {
+            let gone: HashSet<&Uuid> = remove.iter().collect();
+            rows.retain(|m| !gone.contains(&m.id));
+            for id in remove {
+                if let Some(of) = inner.member_of.get_mut(id) {
+                    of.retain(|g| *g != slot);
+                    if of.is_empty() {
+                        inner.member_of.remove(id);
+                    }
+                }
+            }
+        }
+        if !add.is_empty() {
+            let present: HashSet<Uuid> = rows.iter().map(|m| m.id).collect();
+            for m in rows_of(add) {
+                if present.contains(&m.id) {
+                    continue;
+                }
+                let of = inner.member_of.entry(m.id).or_default();
+                if !of.contains(&slot) {
+                    of.push(slot);
+                }
                 rows.push(m);
             }
         }
-        inner.set_members(slot, rows);
     }
 
     /// Loads everything at once (at start).
@@ -715,10 +767,8 @@ impl View {
                 Storage::Column(_) if def.key == "userName" => {
                     lookup_names(&inner.users.by_name, op, text)
                 }
-                Storage::Column(_) if def.key == "externalId" => {
-                    lookup(inner.user_values.get("externalId")?, op, text)
-                }
-                Storage::Index => match inner.user_values.get(def.key) {
+                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
+                Storage::Column(_) | Storage::Index => match inner.user_values.get(def.key) {
                     Some(index) => lookup(index, op, text),
                     None => lookup(&ValueIndex::new(), op, text),
                 },
@@ -779,9 +829,11 @@ impl View {
                 Storage::Column(_) if def.key == "displayName" => {
                     lookup_names(&inner.groups.by_name, op, text)
                 }
-                Storage::Column(_) if def.key == "externalId" => {
-                    lookup(&inner.group_external, op, text)
-                }
+                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
+                Storage::Column(_) => match inner.group_values.get(def.key) {
+                    Some(index) => lookup(index, op, text),
+                    None => lookup(&ValueIndex::new(), op, text),
+                },
                 Storage::MemberId if op == Op::Eq => Some(containing(Uuid::parse_str(text).ok())),
                 Storage::MemberUserName if op == Op::Eq => {
                     let user = inner.users.by_name.get(text).copied();

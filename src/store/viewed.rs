@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::view::View;
-use super::SqlStore;
+use super::{OwnEvents, SqlStore};
 use crate::config::StoreConfig;
 use crate::directory::{
     AuditEvent, Group, Member, MemberKind, Page, Query, Store, StoreError, Timestamp, TokenRecord,
@@ -30,6 +30,8 @@ const LOOKBACK: i64 = 1000;
 pub struct ViewedStore {
     sql: SqlStore,
     view: View,
+    /// Events this process wrote: already in the view.
+    own: Arc<OwnEvents>,
     /// The newest event id applied, and the ids applied within the
     /// look-back window below it.
     seen: std::sync::Mutex<(i64, BTreeSet<i64>)>,
@@ -38,6 +40,7 @@ pub struct ViewedStore {
 impl ViewedStore {
     /// Loads the view from the database and starts keeping it in step.
     pub async fn start(sql: SqlStore, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+        let own = sql.track_own_events();
         let last = sql.last_change().await?;
         let (users, groups) = sql.everything().await?;
         let view = View::new();
@@ -47,6 +50,7 @@ impl ViewedStore {
         let store = Arc::new(ViewedStore {
             sql,
             view,
+            own,
             // The first poll reads again what changed just before the load.
             seen: std::sync::Mutex::new((last, BTreeSet::new())),
         });
@@ -71,8 +75,13 @@ impl ViewedStore {
                 .filter(|(id, _, _)| !seen.1.contains(id))
                 .collect()
         };
+        // What this process wrote is in the view already.
+        let others: Vec<&(i64, String, Uuid)> = fresh
+            .iter()
+            .filter(|(id, _, _)| !self.own.take(*id))
+            .collect();
         let mut targets: Vec<(String, Uuid)> =
-            fresh.iter().map(|(_, k, t)| (k.clone(), *t)).collect();
+            others.iter().map(|(_, k, t)| (k.clone(), *t)).collect();
         targets.sort();
         targets.dedup();
         for (kind, id) in &targets {
@@ -95,6 +104,7 @@ impl ViewedStore {
             *high = (*high).max(*id);
         }
         *ids = ids.split_off(&high.saturating_sub(LOOKBACK));
+        self.own.forget_below(high.saturating_sub(LOOKBACK));
         Ok(targets.len())
     }
 }
@@ -160,6 +170,15 @@ impl Store for ViewedStore {
 
     async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError> {
         self.sql.password_hash(id).await
+    }
+
+    async fn rehash_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql.rehash_password(id, hash, event).await
     }
 
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError> {
@@ -235,6 +254,10 @@ impl Store for ViewedStore {
 
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.sql.get_token(id).await
+    }
+
+    async fn reserve_numbers(&self, kind: &str, first: i64, count: i64) -> Result<i64, StoreError> {
+        self.sql.reserve_numbers(kind, first, count).await
     }
 
     async fn count_tokens(&self) -> Result<usize, StoreError> {
