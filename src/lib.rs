@@ -8,6 +8,7 @@ pub mod ldap;
 mod net;
 pub mod scim;
 pub mod store;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

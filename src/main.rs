@@ -1,7 +1,7 @@
 //! The `roster` command: run the server, or administer its store directly.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -46,6 +46,13 @@ enum Command {
     /// Inspect users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import users and groups from an LDIF file (for example an export of
+    /// OpenLDAP: `slapcat -n 1`). Password hashes ({SSHA}, {ARGON2}, …)
+    /// are kept as they are; memberships are matched by DN.
+    Import {
+        /// The LDIF file.
+        file: PathBuf,
+    },
     /// Show the newest audit events.
     Audit {
         /// How many events to show.
@@ -218,6 +225,37 @@ async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
     }
 }
 
+async fn import(directory: &Directory, config: &Config, file: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let base = roster::ldap::dn::Dn::parse(&config.base_dn).map_err(|e| e.to_string())?;
+    let tree = roster::ldap::tree::Tree::new(base);
+    let report = roster::transfer::import_ldif(directory, &Actor::cli(), &tree, &text)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    for (line, why) in &report.skipped {
+        eprintln!("skipped (line {line}): {why}");
+    }
+    for (line, why) in &report.failed {
+        eprintln!("failed (line {line}): {why}");
+    }
+    println!(
+        "imported {} users, {} groups, {} memberships; {} entries skipped, {} failed",
+        report.users,
+        report.groups,
+        report.memberships,
+        report.skipped.len(),
+        report.failed.len()
+    );
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} entries could not be imported",
+            report.failed.len()
+        ))
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let serve_args = match &cli.command {
         Command::Serve(args) => Some(args),
@@ -244,6 +282,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{token}");
         }
         Command::User(UserCommand::List { json }) => list_users(&directory, json).await?,
+        Command::Import { file } => import(&directory, &config, &file).await?,
         Command::Audit { limit, json } => {
             let events = directory
                 .recent_audit(limit)

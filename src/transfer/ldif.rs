@@ -96,7 +96,11 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, LdifError> {
                     "change records are not supported: give entries only",
                 ))
             }
-            Some(e) => match e.attrs.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            Some(e) => match e
+                .attrs
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            {
                 Some((_, values)) => values.push(value),
                 None => e.attrs.push((name, vec![value])),
             },
@@ -124,7 +128,10 @@ fn attribute(number: usize, line: &str) -> Result<(String, String), LdifError> {
         String::from_utf8(bytes)
             .map_err(|_| error(number, format!("{name}: binary values are not supported")))?
     } else if rest.starts_with('<') {
-        return Err(error(number, format!("{name}: values by URL are not supported")));
+        return Err(error(
+            number,
+            format!("{name}: values by URL are not supported"),
+        ));
     } else {
         rest.strip_prefix(' ').unwrap_or(rest).to_string()
     };
@@ -147,7 +154,7 @@ mod tests {
         assert!(entries[0].is_a("PERSON"));
         assert_eq!(entries[0].get("objectClass").len(), 2);
         assert_eq!(entries[0].first("cn"), Some("A long name"));
-        assert_eq!(entries[0].first("SN"), Some("Éléne"));
+        assert_eq!(entries[0].first("SN"), Some("Élène"));
         assert_eq!(entries[1].get("member"), ["uid=a,ou=people,dc=x"]);
     }
 

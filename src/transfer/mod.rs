@@ -1,0 +1,280 @@
+//! Moving users and groups in and out of the directory in bulk. Today:
+//! LDIF import, the migration path from OpenLDAP and other LDAP servers
+//! (password hashes kept as they are, memberships by DN).
+
+pub mod ldif;
+
+use std::collections::HashMap;
+
+use futures::stream::{self, StreamExt};
+use uuid::Uuid;
+
+use crate::directory::{
+    Actor, Directory, DirectoryError, GroupAttrs, MemberRef, MultiValue, Name, PosixAccount,
+    UserAttrs, ENTERPRISE_USER_URN,
+};
+use crate::ldap::dn::Dn;
+use crate::ldap::tree::{Place, Tree};
+use ldif::Entry;
+
+/// Creations in flight at once, so that group commit can batch them.
+const IN_FLIGHT: usize = 64;
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub users: usize,
+    pub groups: usize,
+    pub memberships: usize,
+    /// Entries passed over on purpose (the tree's own entries, unknown
+    /// classes), by reason.
+    pub skipped: Vec<(usize, String)>,
+    /// Entries that could not be imported: (line, why).
+    pub failed: Vec<(usize, String)>,
+}
+
+/// A created user's name and id, or why it was not created.
+type Created = Result<(String, Uuid), DirectoryError>;
+
+/// What kind of record an entry becomes.
+enum Record {
+    User(Box<UserAttrs>, Option<String>),
+    Group(GroupAttrs, Vec<String>),
+}
+
+fn is_user(e: &Entry) -> bool {
+    [
+        "inetOrgPerson",
+        "person",
+        "organizationalPerson",
+        "posixAccount",
+        "account",
+    ]
+    .iter()
+    .any(|c| e.is_a(c))
+}
+
+fn is_group(e: &Entry) -> bool {
+    ["groupOfNames", "groupOfUniqueNames", "posixGroup", "group"]
+        .iter()
+        .any(|c| e.is_a(c))
+}
+
+fn number(e: &Entry, attr: &str) -> Result<Option<i64>, String> {
+    e.first(attr)
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("{attr}: {v:?} is not a number"))
+        })
+        .transpose()
+}
+
+fn some(v: Option<&str>) -> Option<String> {
+    v.map(str::to_string).filter(|s| !s.is_empty())
+}
+
+/// An inetOrgPerson / posixAccount entry as a user.
+fn user_of(e: &Entry) -> Result<Record, String> {
+    let user_name = e
+        .first("uid")
+        .ok_or("a user entry needs a uid")?
+        .to_string();
+    let cn = e.first("cn");
+    let display_name =
+        some(e.first("displayName")).or_else(|| some(cn).filter(|c| *c != user_name));
+    let mut emails: Vec<MultiValue> = e
+        .get("mail")
+        .iter()
+        .map(|m| MultiValue {
+            value: m.clone(),
+            ..MultiValue::default()
+        })
+        .collect();
+    if let Some(first) = emails.first_mut() {
+        first.primary = Some(true);
+    }
+    let mut phone_numbers: Vec<MultiValue> = e
+        .get("telephoneNumber")
+        .iter()
+        .map(|p| MultiValue {
+            value: p.clone(),
+            kind: Some("work".into()),
+            ..MultiValue::default()
+        })
+        .collect();
+    phone_numbers.extend(e.get("mobile").iter().map(|p| MultiValue {
+        value: p.clone(),
+        kind: Some("mobile".into()),
+        ..MultiValue::default()
+    }));
+    let mut enterprise = serde_json::Map::new();
+    for (ldap, scim) in [
+        ("employeeNumber", "employeeNumber"),
+        ("departmentNumber", "department"),
+        ("o", "organization"),
+    ] {
+        if let Some(v) = some(e.first(ldap)) {
+            enterprise.insert(scim.into(), v.into());
+        }
+    }
+    let mut extensions = serde_json::Map::new();
+    if !enterprise.is_empty() {
+        extensions.insert(ENTERPRISE_USER_URN.into(), enterprise.into());
+    }
+    let attrs = UserAttrs {
+        user_name,
+        display_name,
+        name: Name {
+            given_name: some(e.first("givenName")),
+            family_name: some(e.first("sn")),
+            ..Name::default()
+        },
+        title: some(e.first("title")),
+        user_type: some(e.first("employeeType")),
+        preferred_language: some(e.first("preferredLanguage")),
+        profile_url: some(e.first("labeledURI")),
+        emails,
+        phone_numbers,
+        extensions,
+        posix: PosixAccount {
+            uid_number: number(e, "uidNumber")?,
+            gid_number: number(e, "gidNumber")?,
+            home_directory: some(e.first("homeDirectory")),
+            login_shell: some(e.first("loginShell")),
+            gecos: some(e.first("gecos")),
+        },
+        ..UserAttrs::default()
+    };
+    Ok(Record::User(Box::new(attrs), some(e.first("userPassword"))))
+}
+
+/// A groupOfNames / groupOfUniqueNames / posixGroup entry as a group, with
+/// its members as DNs (memberUid names become user DNs).
+fn group_of(e: &Entry, tree: &Tree) -> Result<Record, String> {
+    let display_name = e.first("cn").ok_or("a group entry needs a cn")?.to_string();
+    let mut members: Vec<String> = e
+        .get("member")
+        .iter()
+        .chain(e.get("uniqueMember"))
+        .cloned()
+        .collect();
+    members.extend(
+        e.get("memberUid")
+            .iter()
+            .map(|name| tree.user_dn(name).to_string()),
+    );
+    let attrs = GroupAttrs {
+        display_name,
+        gid_number: number(e, "gidNumber")?,
+        ..GroupAttrs::default()
+    };
+    Ok(Record::Group(attrs, members))
+}
+
+/// Imports the users and groups of an LDIF file. Users come first, then
+/// groups, then memberships (by DN, so any order in the file works). A
+/// password already hashed (`{SSHA}`, `{ARGON2}`, …) is kept as it is; a
+/// cleartext `userPassword` is hashed with argon2id. Entries that fail are
+/// reported and the rest go on.
+pub async fn import_ldif(
+    directory: &Directory,
+    actor: &Actor,
+    tree: &Tree,
+    text: &str,
+) -> Result<Report, ldif::LdifError> {
+    let entries = ldif::parse(text)?;
+    let mut report = Report::default();
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    for e in &entries {
+        let place = Dn::parse(&e.dn).ok().map(|dn| tree.place(&dn));
+        let record = if is_user(e) {
+            user_of(e)
+        } else if is_group(e) {
+            group_of(e, tree)
+        } else {
+            let why = match place {
+                Some(Ok(Place::Base | Place::People | Place::Groups)) => {
+                    "served by Roster itself".to_string()
+                }
+                _ => format!("not a user or group ({})", e.get("objectClass").join(", ")),
+            };
+            report.skipped.push((e.line, format!("{}: {why}", e.dn)));
+            continue;
+        };
+        match record {
+            Ok(Record::User(attrs, password)) => users.push((e.line, attrs, password)),
+            Ok(Record::Group(attrs, members)) => {
+                groups.push((e.line, e.dn.clone(), attrs, members))
+            }
+            Err(why) => report.failed.push((e.line, format!("{}: {why}", e.dn))),
+        }
+    }
+
+    // Users, many at a time so that their commits are shared.
+    let made: Vec<(usize, Created)> = stream::iter(users)
+        .map(|(line, attrs, password)| async move {
+            let name = attrs.user_name.clone();
+            let result = match password {
+                Some(p) if p.starts_with('{') || p.starts_with("$argon2") => {
+                    directory.import_user(actor, *attrs, true, Some(p)).await
+                }
+                Some(p) => directory.create_user(actor, *attrs, true, Some(p)).await,
+                None => directory.create_user(actor, *attrs, true, None).await,
+            };
+            (line, result.map(|u| (name, u.id)))
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    // Member DNs are matched normalised: names without regard to case.
+    let mut ids: HashMap<String, Uuid> = HashMap::new();
+    for (line, result) in made {
+        match result {
+            Ok((name, id)) => {
+                ids.insert(tree.user_dn(&name).to_string().to_lowercase(), id);
+                report.users += 1;
+            }
+            Err(e) => report.failed.push((line, e.to_string())),
+        }
+    }
+    let mut memberships = Vec::new();
+    for (line, dn, attrs, members) in groups {
+        let name = attrs.display_name.clone();
+        match directory.create_group(actor, attrs, &[]).await {
+            Ok(g) => {
+                report.groups += 1;
+                ids.insert(tree.group_dn(&name).to_string().to_lowercase(), g.id);
+                memberships.push((line, dn, g.id, members));
+            }
+            Err(e) => report.failed.push((line, format!("{dn}: {e}"))),
+        }
+    }
+    let normalised = |dn: &str| Dn::parse(dn).ok().map(|d| d.to_string().to_lowercase());
+    for (line, dn, group, members) in memberships {
+        let mut refs = Vec::new();
+        for m in &members {
+            match normalised(m).and_then(|n| ids.get(&n)) {
+                Some(id) => refs.push(MemberRef {
+                    id: *id,
+                    display: None,
+                }),
+                None => report
+                    .failed
+                    .push((line, format!("{dn}: member {m} is not in the directory"))),
+            }
+        }
+        if refs.is_empty() {
+            continue;
+        }
+        match directory
+            .modify_group_members(actor, group, &refs, &[])
+            .await
+        {
+            Ok(()) => report.memberships += refs.len(),
+            Err(e) => report.failed.push((line, format!("{dn}: {e}"))),
+        }
+    }
+    Ok(report)
+}
