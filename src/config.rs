@@ -120,6 +120,15 @@ pub struct LdapConfig {
     pub max_search_results: usize,
     /// Deepest accepted nesting of a search filter.
     pub max_filter_depth: usize,
+    /// How a bind may name its user: `dn` (uid=NAME,ou=people,BASE), `uid`
+    /// (the bare userName) and `mail` (an email address one user has).
+    pub bind_with: Vec<String>,
+    /// Members of this group (service accounts of applications) may read
+    /// every entry; other users read only their own.
+    pub reader_group: String,
+    /// Members of this group read every entry and set other users'
+    /// passwords.
+    pub admin_group: String,
 }
 
 /// Database pool settings.
@@ -198,6 +207,9 @@ impl Default for LdapConfig {
             idle_timeout: Duration::from_secs(300),
             max_search_results: 10_000,
             max_filter_depth: 32,
+            bind_with: vec!["dn".into()],
+            reader_group: "ldap-readers".into(),
+            admin_group: "administrators".into(),
         }
     }
 }

@@ -54,6 +54,8 @@ dn: cn=Doe\\, John,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: D
 member: UID=Sam, OU=People,DC=example,DC=com\nmember: uid=ann,ou=people,dc=example,dc=com\n\n\
 dn: cn=staff,ou=groups,dc=example,dc=com\nobjectClass: posixGroup\ncn: staff\ngidNumber: 7000\n\
 memberUid: cleo\nmemberUid: ghost\n\n\
+dn: cn=ldap-readers,ou=groups,dc=example,dc=com\nobjectClass: groupOfUniqueNames\ncn: ldap-readers\n\
+uniqueMember: uid=ann,ou=people,dc=example,dc=com\n\n\
 dn: cn=printer,dc=example,dc=com\nobjectClass: device\ncn: printer\n\n\
 dn: uid=broken,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: broken\nsn: B\n\
 userPassword: {{CRYPT}}$6$salt$hash\n",
@@ -74,7 +76,7 @@ userPassword: {{CRYPT}}$6$salt$hash\n",
     .unwrap();
     assert_eq!(
         (report.users, report.groups, report.memberships),
-        (3, 2, 3),
+        (3, 3, 4),
         "{report:?}"
     );
     assert_eq!(report.skipped.len(), 3, "{report:?}");

@@ -66,7 +66,8 @@ async fn anonymous_reads_only_the_root_dse() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scopes_filters_and_attribute_selection() {
-    let t = start().await;
+    // alice reads every entry as a member of devs, the reader group here.
+    let t = start_with(|c| c.ldap.reader_group = "devs".into()).await;
     let alice = t
         .create_user("alice", Some("S3cure-pass!"), "alice@example.com")
         .await;
@@ -264,6 +265,14 @@ async fn size_limits_are_honoured() {
         t.create_user(&format!("user{i}"), pw, &format!("u{i}@example.com"))
             .await;
     }
+    let user0 = t
+        .server
+        .directory
+        .get_user_by_name("user0")
+        .await
+        .unwrap()
+        .unwrap();
+    t.make_readers(&[&user0.id.to_string()]).await;
     let mut ldap = t.ldap_as("user0", "S3cure-pass!").await;
     let people = format!("ou=people,{BASE_DN}");
     let stream = ldap.with_search_options(ldap3::SearchOptions::new().sizelimit(2));

@@ -344,6 +344,16 @@ impl Directory {
         Ok(self.store.list_users(query).await?)
     }
 
+    /// The ids of the users a query matches (for paging over a snapshot).
+    pub async fn find_user_ids(&self, query: &Query<User>) -> Result<Vec<Uuid>> {
+        Ok(self.store.user_ids(query).await?)
+    }
+
+    /// The ids of the groups a query matches.
+    pub async fn find_group_ids(&self, query: &Query<Group>) -> Result<Vec<Uuid>> {
+        Ok(self.store.group_ids(query).await?)
+    }
+
     /// Checks a user's password. Unknown users, users without a password,
     /// inactive users and wrong passwords all fail the same way, after the
     /// same amount of hashing work.
@@ -391,6 +401,31 @@ impl Directory {
         if let Err(e) = self.store.rehash_password(user.id, &hash, &event).await {
             tracing::warn!(error = %e, "could not store a rehashed password");
         }
+    }
+
+    /// A new random password (20 characters from a 64-symbol alphabet:
+    /// 120 bits).
+    pub fn generate_password(&self) -> String {
+        token::random_text(15)
+    }
+
+    /// Sets a user's password (a change by the user or an administrator).
+    pub async fn set_password(&self, actor: &Actor, id: Uuid, password: &str) -> Result<()> {
+        validate::password(password)?;
+        let user = self.get_user(id).await?;
+        let hash = self.hasher.hash(password).await?;
+        let now = self.now();
+        let event = AuditEvent::new(
+            now,
+            actor,
+            "user.password.change",
+            "user",
+            id,
+            &user.attrs.user_name,
+            vec!["password".into()],
+        );
+        self.store.set_password(id, &hash, now, &event).await?;
+        Ok(())
     }
 
     /// Spends the same hashing work as a real verification and fails; for

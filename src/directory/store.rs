@@ -46,6 +46,15 @@ pub trait Store: Send + Sync {
     /// The stored password hash of a user, if one is set.
     async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError>;
 
+    /// Sets a user's password hash, changed at `at`.
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
     /// Replaces a user's password hash with a new hash of the same password
     /// (the time it was changed stays).
     async fn rehash_password(
@@ -56,6 +65,12 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError>;
+
+    /// The ids of the users a query matches, in its order and window.
+    async fn user_ids(&self, query: &Query<User>) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The ids of the groups a query matches, in its order and window.
+    async fn group_ids(&self, query: &Query<Group>) -> Result<Vec<Uuid>, StoreError>;
 
     /// Which of `ids` exist, and whether each is a user or a group.
     async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError>;

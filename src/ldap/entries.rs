@@ -26,6 +26,14 @@ const OPERATIONAL: &[&str] = &[
 ];
 
 pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+pub const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+
+/// Attributes that hold secrets: never returned, never compared.
+pub fn is_secret(name: &str) -> bool {
+    ["userPassword", "authPassword", "userPKCS12"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name))
+}
 
 /// Which attributes a search returns (RFC 4511 §4.5.1.8).
 #[derive(Debug)]
@@ -243,7 +251,11 @@ pub fn root_dse_attrs(tree: &Tree) -> FixedAttrs {
         (&["objectClass"], strings(&["top"])),
         (&["namingContexts"], vec![tree.base.to_string()]),
         (&["supportedLDAPVersion"], vec!["3".into()]),
-        (&["supportedExtension"], vec![OID_WHOAMI.into()]),
+        (
+            &["supportedExtension"],
+            vec![OID_WHOAMI.into(), OID_PASSWORD_MODIFY.into()],
+        ),
+        (&["supportedControl"], strings(super::controls::SUPPORTED)),
         (&["vendorName"], vec!["Roster".into()]),
         (
             &["vendorVersion"],

@@ -2,9 +2,11 @@
 //! [`session::Session`] per connection that translates requests into calls
 //! on the [`Directory`].
 
+mod controls;
 pub mod dn;
 mod entries;
 mod filter;
+mod search;
 mod session;
 pub mod tree;
 
@@ -44,19 +46,24 @@ pub async fn serve(
         let stop = shutdown.clone();
         tokio::spawn(async move {
             tracing::debug!(%peer, "LDAP connection opened");
-            connection(stream, state, stop).await;
+            connection(stream, peer, state, stop).await;
             tracing::debug!(%peer, "LDAP connection closed");
         });
     }
 }
 
-async fn connection(stream: TcpStream, state: Arc<LdapState>, mut stop: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    state: Arc<LdapState>,
+    mut stop: watch::Receiver<bool>,
+) {
     let idle = state.config.idle_timeout;
     let mut framed = Framed::new(
         stream,
         LdapCodec::new(Some(state.config.max_pdu_bytes), None),
     );
-    let mut session = Session::new(state);
+    let mut session = Session::new(state, Some(peer.ip().to_string()));
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(idle, framed.next()) => next,

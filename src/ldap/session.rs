@@ -1,22 +1,25 @@
-//! One LDAP connection's state and the operations on it: bind, search,
-//! whoami, unbind. Requests are answered in order.
+//! One LDAP connection's state and the operations on it: bind, search (in
+//! `search`), compare, the extended operations (whoami, password modify),
+//! unbind. Requests are answered in order.
 
 use std::sync::Arc;
 
-use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse,
-    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry,
-    LdapSearchScope,
+    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapCompareRequest, LdapExtendedRequest,
+    LdapExtendedResponse, LdapFilter, LdapMsg, LdapOp, LdapPasswordModifyRequest,
+    LdapPasswordModifyResponse, LdapResult, LdapResultCode,
 };
+use uuid::Uuid;
 
+use super::controls;
 use super::dn::Dn;
-use super::entries::{self, Selection, OID_WHOAMI};
+use super::entries::{self, OID_PASSWORD_MODIFY, OID_WHOAMI};
 use super::filter;
+use super::search::Paged;
 use super::tree::{Place, Tree};
 use super::LdapState;
 use crate::directory::attributes::{by_key, GROUP_ATTRS, USER_ATTRS};
-use crate::directory::{DirectoryError, Filter, Group, Op, Query, User, Value};
+use crate::directory::{Actor, DirectoryError, Filter, Op, Protocol, Query, User, Value};
 
 /// What the connection loop does after an operation.
 pub enum Outcome {
@@ -26,19 +29,36 @@ pub enum Outcome {
     Close,
 }
 
+/// What a bound identity may read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// Members of the reader and administrator groups: every entry (never
+    /// secrets).
+    Everything,
+    /// Anyone else: their own entry only.
+    OwnEntry(Uuid),
+}
+
 /// The identity a connection has bound as.
 #[derive(Debug, Clone)]
 struct Bound {
     dn: String,
+    user_name: String,
+    access: Access,
+    admin: bool,
 }
 
 /// One connection's state.
 pub struct Session {
-    state: Arc<LdapState>,
+    pub(super) state: Arc<LdapState>,
     bound: Option<Bound>,
+    /// The client's address, for the audit trail.
+    client: Option<String>,
+    /// Paged searches in progress.
+    pub(super) paged: Vec<Paged>,
 }
 
-fn result(code: LdapResultCode, matched: &str, message: &str) -> LdapResult {
+pub(super) fn result(code: LdapResultCode, matched: &str, message: &str) -> LdapResult {
     LdapResult {
         code,
         matcheddn: matched.to_string(),
@@ -51,57 +71,72 @@ fn reply(msgid: i32, op: LdapOp) -> Outcome {
     Outcome::Reply(vec![LdapMsg::new(msgid, op)])
 }
 
-fn internal(e: DirectoryError) -> LdapResult {
+pub(super) fn internal(e: DirectoryError) -> LdapResult {
     tracing::error!(error = %e, "LDAP operation failed");
     result(LdapResultCode::OperationsError, "", "internal error")
 }
 
+fn extended_error(code: LdapResultCode, message: &str) -> LdapExtendedResponse {
+    LdapExtendedResponse {
+        res: result(code, "", message),
+        name: None,
+        value: None,
+    }
+}
+
 impl Session {
-    pub fn new(state: Arc<LdapState>) -> Session {
-        Session { state, bound: None }
+    pub fn new(state: Arc<LdapState>, client: Option<String>) -> Session {
+        Session {
+            state,
+            bound: None,
+            client,
+            paged: Vec::new(),
+        }
     }
 
-    fn tree(&self) -> &Tree {
+    pub(super) fn tree(&self) -> &Tree {
         &self.state.tree
+    }
+
+    /// What the connection may read; `None` before a bind.
+    pub(super) fn access(&self) -> Option<Access> {
+        self.bound.as_ref().map(|b| b.access.clone())
     }
 
     /// Handles one request.
     pub async fn handle(&mut self, msg: LdapMsg) -> Outcome {
         let id = msg.msgid;
-        if let Some(oid) = msg.ctrl.iter().find_map(|c| match c {
-            LdapControl::Unknown {
-                oid,
-                criticality: true,
-                ..
-            } => Some(oid.clone()),
-            _ => None,
-        }) {
-            let res = result(
-                LdapResultCode::UnavailableCriticalExtension,
-                "",
-                &format!("critical control {oid} is not supported"),
-            );
-            return match msg.op {
-                LdapOp::SearchRequest(_) => reply(id, LdapOp::SearchResultDone(res)),
-                LdapOp::BindRequest(_) => reply(
-                    id,
-                    LdapOp::BindResponse(LdapBindResponse {
-                        res,
-                        saslcreds: None,
-                    }),
-                ),
-                LdapOp::UnbindRequest => Outcome::Close,
-                LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
-                _ => reply(
-                    id,
-                    LdapOp::ExtendedResponse(LdapExtendedResponse {
-                        res,
-                        name: None,
-                        value: None,
-                    }),
-                ),
-            };
-        }
+        let requested = match controls::read(&msg.ctrl) {
+            Ok(r) => r,
+            Err(oid) => {
+                let res = result(
+                    LdapResultCode::UnavailableCriticalExtension,
+                    "",
+                    &format!("critical control {oid} is not supported"),
+                );
+                return match msg.op {
+                    LdapOp::SearchRequest(_) => reply(id, LdapOp::SearchResultDone(res)),
+                    LdapOp::BindRequest(_) => reply(
+                        id,
+                        LdapOp::BindResponse(LdapBindResponse {
+                            res,
+                            saslcreds: None,
+                        }),
+                    ),
+                    LdapOp::CompareRequest(_) => reply(id, LdapOp::CompareResult(res)),
+                    LdapOp::UnbindRequest => Outcome::Close,
+                    LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
+                    _ => reply(
+                        id,
+                        LdapOp::ExtendedResponse(LdapExtendedResponse {
+                            res,
+                            name: None,
+                            value: None,
+                        }),
+                    ),
+                };
+            }
+        };
         match msg.op {
             LdapOp::BindRequest(req) => {
                 let res = self.bind(req).await;
@@ -113,31 +148,57 @@ impl Session {
                     }),
                 )
             }
-            LdapOp::SearchRequest(req) => Outcome::Reply(self.search(id, &req).await),
+            LdapOp::SearchRequest(req) => Outcome::Reply(self.search(id, &req, &requested).await),
+            LdapOp::CompareRequest(req) => {
+                reply(id, LdapOp::CompareResult(self.compare(&req).await))
+            }
             LdapOp::ExtendedRequest(req) => {
-                reply(id, LdapOp::ExtendedResponse(self.extended(&req)))
+                reply(id, LdapOp::ExtendedResponse(self.extended(&req).await))
             }
             LdapOp::UnbindRequest => Outcome::Close,
+            // Operations are answered in order, so there is nothing in
+            // flight to abandon by the time this is read.
             LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
             LdapOp::AddRequest(_) => reply(id, LdapOp::AddResponse(read_only())),
             LdapOp::ModifyRequest(_) => reply(id, LdapOp::ModifyResponse(read_only())),
             LdapOp::DelRequest(_) => reply(id, LdapOp::DelResponse(read_only())),
             LdapOp::ModifyDNRequest(_) => reply(id, LdapOp::ModifyDNResponse(read_only())),
-            LdapOp::CompareRequest(_) => reply(
-                id,
-                LdapOp::CompareResult(result(
-                    LdapResultCode::UnwillingToPerform,
-                    "",
-                    "compare is not supported yet",
-                )),
-            ),
             // A client sent a response: it is not speaking LDAP to us.
             _ => Outcome::Close,
         }
     }
 
+    /// The user a bind names: a DN under `ou=people`, or, when configured,
+    /// a bare userName or an email address.
+    async fn bind_name(&self, name: &str) -> Result<Option<String>, DirectoryError> {
+        if let Some(user) = self.tree().user_name(name) {
+            return Ok(Some(user));
+        }
+        let forms = &self.state.config.bind_with;
+        let allows = |f: &str| forms.iter().any(|x| x.eq_ignore_ascii_case(f));
+        if name.contains('=') {
+            return Ok(None);
+        }
+        if name.contains('@') && allows("mail") {
+            let def = by_key(USER_ATTRS, "emails.value").expect("emails.value");
+            let f = Filter::Compare(def, Op::Eq, Value::Str(name.to_string()));
+            let page = self
+                .state
+                .directory
+                .find_users(&Query::new(f, 0, 2))
+                .await?;
+            // An address two accounts share names neither.
+            if page.items.len() == 1 {
+                return Ok(Some(page.items[0].attrs.user_name.clone()));
+            }
+            return Ok(None);
+        }
+        Ok(allows("uid").then(|| name.to_string()))
+    }
+
     async fn bind(&mut self, req: LdapBindRequest) -> LdapResult {
         self.bound = None;
+        self.paged.clear();
         if req.version != 3 {
             return result(
                 LdapResultCode::ProtocolError,
@@ -167,14 +228,19 @@ impl Session {
             );
         }
         let directory = &self.state.directory;
-        let outcome = match self.tree().user_name(&req.dn) {
-            Some(name) => directory.authenticate(&name, &password).await,
-            None => Err(directory.reject_credentials(&password).await),
+        let outcome = match self.bind_name(&req.dn).await {
+            Ok(Some(name)) => directory.authenticate(&name, &password).await,
+            Ok(None) => Err(directory.reject_credentials(&password).await),
+            Err(e) => Err(e),
         };
         match outcome {
             Ok(user) => {
+                let (access, admin) = self.roles(&user);
                 self.bound = Some(Bound {
                     dn: self.tree().user_dn(&user.attrs.user_name).to_string(),
+                    user_name: user.attrs.user_name.clone(),
+                    access,
+                    admin,
                 });
                 result(LdapResultCode::Success, "", "")
             }
@@ -185,245 +251,254 @@ impl Session {
         }
     }
 
-    fn extended(&self, req: &LdapExtendedRequest) -> LdapExtendedResponse {
-        let ok = |value: Option<Vec<u8>>| LdapExtendedResponse {
-            res: result(LdapResultCode::Success, "", ""),
-            name: None,
-            value,
+    /// What a user may read, and whether they administer the directory:
+    /// members of the reader group read everything, members of the
+    /// administrator group also change other users' passwords.
+    fn roles(&self, user: &User) -> (Access, bool) {
+        let config = &self.state.config;
+        let member_of = |name: &str| {
+            !name.is_empty()
+                && user
+                    .groups
+                    .iter()
+                    .any(|g| g.display_name.eq_ignore_ascii_case(name))
         };
-        match req.name.as_str() {
-            OID_WHOAMI => ok(Some(
-                self.bound
-                    .as_ref()
-                    .map(|b| format!("dn:{}", b.dn))
-                    .unwrap_or_default()
-                    .into_bytes(),
-            )),
-            other => LdapExtendedResponse {
-                res: result(
-                    LdapResultCode::ProtocolError,
-                    "",
-                    &format!("extended operation {other} is not supported"),
-                ),
-                name: None,
-                value: None,
-            },
-        }
+        let admin = member_of(&config.admin_group);
+        let reader = admin || member_of(&config.reader_group);
+        let access = if reader {
+            Access::Everything
+        } else {
+            Access::OwnEntry(user.id)
+        };
+        (access, admin)
     }
 
-    async fn search(&self, id: i32, req: &LdapSearchRequest) -> Vec<LdapMsg> {
-        let done = |res: LdapResult| LdapMsg::new(id, LdapOp::SearchResultDone(res));
-        let tree = self.tree().clone();
-        let sel = Selection::new(&req.attrs, req.typesonly);
-        if req.base.is_empty() && req.scope == LdapSearchScope::Base {
-            let attrs = entries::root_dse_attrs(&tree);
-            let mut out = Vec::new();
-            if filter::matches_static(&req.filter, &entries::as_pairs(&attrs)) {
-                let sel = if req.attrs.is_empty() {
-                    Selection::new(&["*".into(), "+".into()], req.typesonly)
-                } else {
-                    sel
-                };
-                out.push(LdapMsg::new(
-                    id,
-                    LdapOp::SearchResultEntry(entries::fixed_entry(String::new(), attrs, &sel)),
-                ));
-            }
-            out.push(done(result(LdapResultCode::Success, "", "")));
-            return out;
-        }
-        if self.bound.is_none() {
-            return vec![done(result(
+    /// Compare (RFC 4511 §4.10): whether an entry has an attribute value,
+    /// under the same read rules as search. Secrets are never compared.
+    async fn compare(&self, req: &LdapCompareRequest) -> LdapResult {
+        let Some(access) = self.access() else {
+            return result(
                 LdapResultCode::InsufficentAccessRights,
                 "",
                 "bind first: anonymous clients may read only the root DSE",
-            ))];
+            );
+        };
+        if entries::is_secret(&req.atype) {
+            return result(
+                LdapResultCode::InsufficentAccessRights,
+                "",
+                "secrets cannot be compared",
+            );
         }
-        if let Err(e) = filter::check(&req.filter, self.state.config.max_filter_depth) {
-            return vec![done(result(LdapResultCode::UnwillingToPerform, "", &e.0))];
-        }
-        let base = match Dn::parse(&req.base) {
+        let Ok(value) = String::from_utf8(req.val.clone()) else {
+            return result(LdapResultCode::CompareFalse, "", "");
+        };
+        let item = LdapFilter::Equality(req.atype.clone(), value);
+        let dn = match Dn::parse(&req.dn) {
             Ok(dn) => dn,
             Err(e) => {
-                return vec![done(result(
+                return result(
                     LdapResultCode::InvalidDNSyntax,
                     "",
-                    &format!("invalid base DN: {e}"),
-                ))]
+                    &format!("invalid DN: {e}"),
+                )
             }
         };
-        let place = match tree.place(&base) {
-            Ok(p) => p,
-            Err(matched) => {
-                return vec![done(result(
-                    LdapResultCode::NoSuchObject,
-                    &matched.to_string(),
-                    "",
-                ))]
-            }
-        };
-        match self.collect(&tree, &place, req, &sel).await {
-            Ok((found, exceeded)) => {
-                let mut entries: Vec<LdapMsg> = found
-                    .into_iter()
-                    .map(|e| LdapMsg::new(id, LdapOp::SearchResultEntry(e)))
-                    .collect();
-                entries.push(done(if exceeded {
-                    result(LdapResultCode::SizeLimitExceeded, "", "")
-                } else {
-                    result(LdapResultCode::Success, "", "")
-                }));
-                entries
-            }
-            Err(res) => vec![done(res)],
-        }
-    }
-
-    /// The entries a search returns, and whether the size limit cut them.
-    async fn collect(
-        &self,
-        tree: &Tree,
-        place: &Place,
-        req: &LdapSearchRequest,
-        sel: &Selection,
-    ) -> Result<(Vec<LdapSearchResultEntry>, bool), LdapResult> {
-        let Plan {
-            fixed,
-            users,
-            groups,
-        } = Plan::new(place, &req.scope);
+        let tree = self.tree();
         let directory = &self.state.directory;
-        // A search based on an entry that does not exist is noSuchObject.
-        match place {
-            Place::User(n)
-                if directory
-                    .get_user_by_name(n)
-                    .await
-                    .map_err(internal)?
-                    .is_none() =>
-            {
-                return Err(result(
-                    LdapResultCode::NoSuchObject,
-                    &tree.people.to_string(),
-                    "",
-                ));
+        let found = match tree.place(&dn) {
+            Err(matched) => return result(LdapResultCode::NoSuchObject, &matched.to_string(), ""),
+            Ok(place @ (Place::Base | Place::People | Place::Groups)) => {
+                if access != Access::Everything {
+                    return result(LdapResultCode::NoSuchObject, "", "");
+                }
+                let (_, attrs) = entries::container_attrs(tree, &place);
+                Some(filter::matches_static(&item, &entries::as_pairs(&attrs)))
             }
-            Place::Group(n) => {
-                let probe = Filter::Compare(
-                    by_key(GROUP_ATTRS, "displayName").expect("displayName"),
-                    Op::Eq,
-                    Value::Str(n.clone()),
-                );
-                if directory
-                    .find_groups(&Query::new(probe, 0, 0), false)
-                    .await
-                    .map_err(internal)?
-                    .total
-                    == 0
-                {
-                    return Err(result(
-                        LdapResultCode::NoSuchObject,
-                        &tree.groups.to_string(),
-                        "",
-                    ));
+            Ok(Place::User(name)) => {
+                let f = filter::for_users(tree, &item);
+                if matches!(f, Filter::Undefined) {
+                    None
+                } else {
+                    let Some(user) = directory.get_user_by_name(&name).await.ok().flatten() else {
+                        return result(LdapResultCode::NoSuchObject, &tree.people.to_string(), "");
+                    };
+                    if matches!(access, Access::OwnEntry(me) if me != user.id) {
+                        return result(LdapResultCode::NoSuchObject, &tree.people.to_string(), "");
+                    }
+                    let id = by_key(USER_ATTRS, "id").expect("id");
+                    let q = Query::new(
+                        f.and(Filter::Compare(id, Op::Eq, Value::Str(user.id.to_string()))),
+                        0,
+                        0,
+                    );
+                    match directory.find_users(&q).await {
+                        Ok(p) => Some(p.total > 0),
+                        Err(e) => return internal(e),
+                    }
                 }
             }
-            _ => {}
-        }
-        let max = self.state.config.max_search_results;
-        let limit = if req.sizelimit > 0 {
-            (req.sizelimit as usize).min(max)
-        } else {
-            max
-        };
-        let mut out = Vec::new();
-        let mut exceeded = false;
-        for p in fixed {
-            let (dn, attrs) = entries::container_attrs(tree, &p);
-            if filter::matches_static(&req.filter, &entries::as_pairs(&attrs)) {
-                out.push(entries::fixed_entry(dn, attrs, sel));
+            Ok(Place::Group(name)) => {
+                if access != Access::Everything {
+                    return result(LdapResultCode::NoSuchObject, &tree.groups.to_string(), "");
+                }
+                let f = filter::for_groups(tree, &item);
+                if matches!(f, Filter::Undefined) {
+                    None
+                } else {
+                    let by_name = by_key(GROUP_ATTRS, "displayName").expect("displayName");
+                    let exists = Filter::Compare(by_name, Op::Eq, Value::Str(name));
+                    let all = directory
+                        .find_groups(&Query::new(exists.clone(), 0, 0), false)
+                        .await;
+                    match all {
+                        Ok(p) if p.total == 0 => {
+                            return result(
+                                LdapResultCode::NoSuchObject,
+                                &tree.groups.to_string(),
+                                "",
+                            )
+                        }
+                        Err(e) => return internal(e),
+                        _ => {}
+                    }
+                    match directory
+                        .find_groups(&Query::new(f.and(exists), 0, 0), false)
+                        .await
+                    {
+                        Ok(p) => Some(p.total > 0),
+                        Err(e) => return internal(e),
+                    }
+                }
             }
+        };
+        match found {
+            Some(true) => result(LdapResultCode::CompareTrue, "", ""),
+            Some(false) => result(LdapResultCode::CompareFalse, "", ""),
+            None => result(
+                LdapResultCode::UndefinedAttributeType,
+                "",
+                &format!("{} is not an attribute Roster serves", req.atype),
+            ),
         }
-        if let Some(scope) = users {
-            let f = scope.and(filter::for_users(tree, &req.filter));
-            let room = limit.saturating_sub(out.len());
-            let page = directory
-                .find_users(&Query::new(f, 0, room + 1))
-                .await
-                .map_err(internal)?;
-            exceeded |= page.items.len() > room;
-            out.extend(
-                page.items
-                    .iter()
-                    .take(room)
-                    .map(|u| entries::user_entry(tree, directory.posix(), u, sel)),
-            );
-        }
-        if let Some(scope) = groups {
-            let f = scope.and(filter::for_groups(tree, &req.filter));
-            let room = limit.saturating_sub(out.len());
-            let page = directory
-                .find_groups(&Query::new(f, 0, room + 1), sel.wants_members())
-                .await
-                .map_err(internal)?;
-            exceeded |= page.items.len() > room;
-            out.extend(
-                page.items
-                    .iter()
-                    .take(room)
-                    .map(|g| entries::group_entry(tree, directory.posix(), g, sel)),
-            );
-        }
-        if out.len() > limit {
-            out.truncate(limit);
-            exceeded = true;
-        }
-        Ok((out, exceeded))
     }
-}
 
-/// Which entries a search visits: fixed entries, and users and groups
-/// (each restricted by a filter) or none of them.
-struct Plan {
-    fixed: Vec<Place>,
-    users: Option<Filter<User>>,
-    groups: Option<Filter<Group>>,
-}
+    async fn extended(&mut self, req: &LdapExtendedRequest) -> LdapExtendedResponse {
+        match req.name.as_str() {
+            OID_WHOAMI => LdapExtendedResponse {
+                res: result(LdapResultCode::Success, "", ""),
+                name: None,
+                value: Some(
+                    self.bound
+                        .as_ref()
+                        .map(|b| format!("dn:{}", b.dn))
+                        .unwrap_or_default()
+                        .into_bytes(),
+                ),
+            },
+            OID_PASSWORD_MODIFY => self.password_modify(req).await,
+            other => extended_error(
+                LdapResultCode::ProtocolError,
+                &format!("extended operation {other} is not supported"),
+            ),
+        }
+    }
 
-impl Plan {
-    fn new(place: &Place, scope: &LdapSearchScope) -> Plan {
-        use LdapSearchScope::*;
-        let plan = |fixed: Vec<Place>, users: bool, groups: bool| Plan {
-            fixed,
-            users: users.then_some(Filter::True),
-            groups: groups.then_some(Filter::True),
+    /// Password Modify (RFC 3062): a user changes their own password with
+    /// the old one; an administrator sets anyone's; without a new password
+    /// one is generated and returned.
+    async fn password_modify(&mut self, req: &LdapExtendedRequest) -> LdapExtendedResponse {
+        let Some(bound) = self.bound.clone() else {
+            return extended_error(
+                LdapResultCode::InsufficentAccessRights,
+                "bind first to change a password",
+            );
         };
-        match (place, scope) {
-            (Place::Base, Base) => plan(vec![Place::Base], false, false),
-            (Place::Base, OneLevel) => plan(vec![Place::People, Place::Groups], false, false),
-            (Place::Base, Subtree) => {
-                plan(vec![Place::Base, Place::People, Place::Groups], true, true)
+        let request = match &req.value {
+            None => LdapPasswordModifyRequest {
+                user_identity: None,
+                old_password: None,
+                new_password: None,
+            },
+            Some(_) => match LdapPasswordModifyRequest::try_from(req) {
+                Ok(r) => r,
+                Err(_) => {
+                    return extended_error(
+                        LdapResultCode::ProtocolError,
+                        "the password modify request is not valid BER",
+                    )
+                }
+            },
+        };
+        let directory = &self.state.directory;
+        // Whose password: the bound user's unless another is named.
+        let target = match request.user_identity.as_deref().filter(|s| !s.is_empty()) {
+            None => bound.user_name.clone(),
+            Some(identity) => {
+                let identity = identity.strip_prefix("dn:").unwrap_or(identity);
+                let identity = identity.strip_prefix("u:").unwrap_or(identity);
+                match self.bind_name(identity).await {
+                    Ok(Some(name)) => name,
+                    Ok(None) => {
+                        return extended_error(
+                            LdapResultCode::NoSuchObject,
+                            "userIdentity names no user",
+                        )
+                    }
+                    Err(e) => {
+                        let r = internal(e);
+                        return extended_error(r.code, &r.message);
+                    }
+                }
             }
-            (Place::Base, Children) => plan(vec![Place::People, Place::Groups], true, true),
-            (Place::People, Base) => plan(vec![Place::People], false, false),
-            (Place::People, OneLevel | Children) => plan(vec![], true, false),
-            (Place::People, Subtree) => plan(vec![Place::People], true, false),
-            (Place::Groups, Base) => plan(vec![Place::Groups], false, false),
-            (Place::Groups, OneLevel | Children) => plan(vec![], false, true),
-            (Place::Groups, Subtree) => plan(vec![Place::Groups], false, true),
-            (Place::User(name), Base | Subtree) => Plan {
-                fixed: vec![],
-                users: by_key(USER_ATTRS, "userName")
-                    .map(|d| Filter::Compare(d, Op::Eq, Value::Str(name.clone()))),
-                groups: None,
-            },
-            (Place::Group(name), Base | Subtree) => Plan {
-                fixed: vec![],
-                users: None,
-                groups: by_key(GROUP_ATTRS, "displayName")
-                    .map(|d| Filter::Compare(d, Op::Eq, Value::Str(name.clone()))),
-            },
-            (Place::User(_) | Place::Group(_), OneLevel | Children) => plan(vec![], false, false),
+        };
+        let own = target.eq_ignore_ascii_case(&bound.user_name);
+        if !own && !bound.admin {
+            return extended_error(
+                LdapResultCode::InsufficentAccessRights,
+                "only administrators change other users' passwords",
+            );
+        }
+        if own && !bound.admin {
+            let Some(old) = &request.old_password else {
+                return extended_error(
+                    LdapResultCode::UnwillingToPerform,
+                    "give the current password (oldPasswd) to change your own",
+                );
+            };
+            if directory.authenticate(&target, old).await.is_err() {
+                return extended_error(LdapResultCode::InvalidCredentials, "");
+            }
+        }
+        let user = match directory.get_user_by_name(&target).await {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                return extended_error(LdapResultCode::NoSuchObject, "userIdentity names no user")
+            }
+            Err(e) => {
+                let r = internal(e);
+                return extended_error(r.code, &r.message);
+            }
+        };
+        let actor = Actor::new(bound.dn.clone(), Protocol::Ldap, self.client.clone());
+        let generated = request.new_password.is_none();
+        let new = match &request.new_password {
+            Some(p) => p.clone(),
+            None => directory.generate_password(),
+        };
+        match directory.set_password(&actor, user.id, &new).await {
+            Ok(()) => LdapPasswordModifyResponse {
+                res: result(LdapResultCode::Success, "", ""),
+                gen_password: generated.then_some(new),
+            }
+            .into(),
+            Err(DirectoryError::Invalid { detail, .. }) => {
+                extended_error(LdapResultCode::ConstraintViolation, &detail)
+            }
+            Err(e) => {
+                let r = internal(e);
+                extended_error(r.code, &r.message)
+            }
         }
     }
 }

@@ -454,6 +454,25 @@ impl SqlStore {
         })
     }
 
+    /// The ids a query matches, in its order and window.
+    async fn ids<T>(&self, q: &Query<T>, kind: &Kind<T>) -> Result<Vec<Uuid>, StoreError> {
+        let alias = kind.layout.alias;
+        let mut sql = Sql::new(&format!("SELECT {alias}.id FROM {}", kind.from));
+        where_clause(&mut sql, q, kind.layout);
+        let sorted = match &q.sort {
+            Some(sort) => sql::order_by(sort, kind.layout, kind.order, &mut sql),
+            None => None,
+        };
+        if sorted.is_none() {
+            sql.push(" ORDER BY ").push(kind.order);
+        }
+        page_clause(&mut sql, q.offset, q.limit);
+        let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| parse_id(&r.try_get::<String, _>(0).map_err(backend)?))
+            .collect()
+    }
+
     async fn one_user(&self, column: &str, value: String) -> Result<Option<User>, StoreError> {
         let text = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.{column} = $1");
         let row = sqlx::query(&text)
@@ -735,6 +754,26 @@ impl Store for SqlStore {
         row.map(|r| r.try_get(0).map_err(backend)).transpose()
     }
 
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let hash = hash.to_string();
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                write_password(conn, id, Some(&hash), at).await?;
+                write_audit(conn, &event, &own).await?;
+                Ok(())
+            })
+        }))
+        .await
+    }
+
     async fn rehash_password(
         &self,
         id: Uuid,
@@ -763,6 +802,14 @@ impl Store for SqlStore {
         let mut page = self.page(q, &USER_KIND).await?;
         self.load_groups_of(&mut page.items).await?;
         Ok(page)
+    }
+
+    async fn user_ids(&self, q: &Query<User>) -> Result<Vec<Uuid>, StoreError> {
+        self.ids(q, &USER_KIND).await
+    }
+
+    async fn group_ids(&self, q: &Query<Group>) -> Result<Vec<Uuid>, StoreError> {
+        self.ids(q, &GROUP_KIND).await
     }
 
     async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {

@@ -755,48 +755,7 @@ impl View {
 
     pub fn list_users(&self, query: &Query<User>) -> Page<User> {
         let inner = self.read();
-        let item = |def: &'static AttrDef<User>, op: Op, text: &str| -> Option<Vec<Slot>> {
-            match def.storage {
-                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
-                    Uuid::parse_str(text)
-                        .ok()
-                        .and_then(|id| inner.users.slot(&id))
-                        .into_iter()
-                        .collect(),
-                ),
-                Storage::Column(_) if def.key == "userName" => {
-                    lookup_names(&inner.users.by_name, op, text)
-                }
-                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
-                Storage::Column(_) | Storage::Index => match inner.user_values.get(def.key) {
-                    Some(index) => lookup(index, op, text),
-                    None => lookup(&ValueIndex::new(), op, text),
-                },
-                Storage::MemberOfId if op == Op::Eq => {
-                    let id = Uuid::parse_str(text).ok();
-                    let slot = id.and_then(|id| inner.groups.slot(&id));
-                    Some(user_members(&inner, slot))
-                }
-                Storage::MemberOfName if op == Op::Eq => {
-                    let slot = inner.groups.by_name.get(text).copied();
-                    Some(user_members(&inner, slot))
-                }
-                _ => None,
-            }
-        };
-        let found = candidates(&query.filter, &item);
-        let slots = select(
-            &inner.users,
-            query,
-            found,
-            |u| u.attrs.user_name.to_lowercase(),
-            |_, u, f| {
-                f(&ViewUser {
-                    inner: &inner,
-                    user: u,
-                })
-            },
-        );
+        let slots = inner.user_slots(query);
         Page {
             total: slots.len(),
             items: slots
@@ -811,59 +770,7 @@ impl View {
 
     pub fn list_groups(&self, query: &Query<Group>, with_members: bool) -> Page<Group> {
         let inner = self.read();
-        let item = |def: &'static AttrDef<Group>, op: Op, text: &str| -> Option<Vec<Slot>> {
-            let containing = |member: Option<Uuid>| -> Vec<Slot> {
-                member
-                    .and_then(|id| inner.member_of.get(&id))
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            match def.storage {
-                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
-                    Uuid::parse_str(text)
-                        .ok()
-                        .and_then(|id| inner.groups.slot(&id))
-                        .into_iter()
-                        .collect(),
-                ),
-                Storage::Column(_) if def.key == "displayName" => {
-                    lookup_names(&inner.groups.by_name, op, text)
-                }
-                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
-                Storage::Column(_) => match inner.group_values.get(def.key) {
-                    Some(index) => lookup(index, op, text),
-                    None => lookup(&ValueIndex::new(), op, text),
-                },
-                Storage::MemberId if op == Op::Eq => Some(containing(Uuid::parse_str(text).ok())),
-                Storage::MemberUserName if op == Op::Eq => {
-                    let user = inner.users.by_name.get(text).copied();
-                    Some(containing(
-                        user.and_then(|s| inner.users.get(s)).map(|u| u.id),
-                    ))
-                }
-                Storage::MemberGroupName if op == Op::Eq => {
-                    let group = inner.groups.by_name.get(text).copied();
-                    Some(containing(
-                        group.and_then(|s| inner.groups.get(s)).map(|g| g.id),
-                    ))
-                }
-                _ => None,
-            }
-        };
-        let found = candidates(&query.filter, &item);
-        let slots = select(
-            &inner.groups,
-            query,
-            found,
-            |g| g.attrs.display_name.to_lowercase(),
-            |slot, g, f| {
-                f(&ViewGroup {
-                    inner: &inner,
-                    slot,
-                    group: g,
-                })
-            },
-        );
+        let slots = inner.group_slots(query);
         Page {
             total: slots.len(),
             items: slots
@@ -876,10 +783,137 @@ impl View {
         }
     }
 
+    pub fn user_ids(&self, query: &Query<User>) -> Vec<Uuid> {
+        let inner = self.read();
+        let slots = inner.user_slots(query);
+        slots
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .filter_map(|s| inner.users.get(s).map(|u| u.id))
+            .collect()
+    }
+
+    pub fn group_ids(&self, query: &Query<Group>) -> Vec<Uuid> {
+        let inner = self.read();
+        let slots = inner.group_slots(query);
+        slots
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .filter_map(|s| inner.groups.get(s).map(|g| g.id))
+            .collect()
+    }
+
     /// How many users and groups the view holds.
     pub fn counts(&self) -> (usize, usize) {
         let inner = self.read();
         (inner.users.len(), inner.groups.len())
+    }
+}
+
+impl Inner {
+    /// The slots of the users a query matches, in its order.
+    fn user_slots(&self, query: &Query<User>) -> Vec<Slot> {
+        let item = |def: &'static AttrDef<User>, op: Op, text: &str| -> Option<Vec<Slot>> {
+            match def.storage {
+                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
+                    Uuid::parse_str(text)
+                        .ok()
+                        .and_then(|id| self.users.slot(&id))
+                        .into_iter()
+                        .collect(),
+                ),
+                Storage::Column(_) if def.key == "userName" => {
+                    lookup_names(&self.users.by_name, op, text)
+                }
+                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
+                Storage::Column(_) | Storage::Index => match self.user_values.get(def.key) {
+                    Some(index) => lookup(index, op, text),
+                    None => lookup(&ValueIndex::new(), op, text),
+                },
+                Storage::MemberOfId if op == Op::Eq => {
+                    let id = Uuid::parse_str(text).ok();
+                    let slot = id.and_then(|id| self.groups.slot(&id));
+                    Some(user_members(self, slot))
+                }
+                Storage::MemberOfName if op == Op::Eq => {
+                    let slot = self.groups.by_name.get(text).copied();
+                    Some(user_members(self, slot))
+                }
+                _ => None,
+            }
+        };
+        let found = candidates(&query.filter, &item);
+        select(
+            &self.users,
+            query,
+            found,
+            |u| u.attrs.user_name.to_lowercase(),
+            |_, u, f| {
+                f(&ViewUser {
+                    inner: self,
+                    user: u,
+                })
+            },
+        )
+    }
+
+    /// The slots of the groups a query matches, in its order.
+    fn group_slots(&self, query: &Query<Group>) -> Vec<Slot> {
+        let item = |def: &'static AttrDef<Group>, op: Op, text: &str| -> Option<Vec<Slot>> {
+            let containing = |member: Option<Uuid>| -> Vec<Slot> {
+                member
+                    .and_then(|id| self.member_of.get(&id))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            match def.storage {
+                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
+                    Uuid::parse_str(text)
+                        .ok()
+                        .and_then(|id| self.groups.slot(&id))
+                        .into_iter()
+                        .collect(),
+                ),
+                Storage::Column(_) if def.key == "displayName" => {
+                    lookup_names(&self.groups.by_name, op, text)
+                }
+                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
+                Storage::Column(_) => match self.group_values.get(def.key) {
+                    Some(index) => lookup(index, op, text),
+                    None => lookup(&ValueIndex::new(), op, text),
+                },
+                Storage::MemberId if op == Op::Eq => Some(containing(Uuid::parse_str(text).ok())),
+                Storage::MemberUserName if op == Op::Eq => {
+                    let user = self.users.by_name.get(text).copied();
+                    Some(containing(
+                        user.and_then(|s| self.users.get(s)).map(|u| u.id),
+                    ))
+                }
+                Storage::MemberGroupName if op == Op::Eq => {
+                    let group = self.groups.by_name.get(text).copied();
+                    Some(containing(
+                        group.and_then(|s| self.groups.get(s)).map(|g| g.id),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        let found = candidates(&query.filter, &item);
+        select(
+            &self.groups,
+            query,
+            found,
+            |g| g.attrs.display_name.to_lowercase(),
+            |slot, g, f| {
+                f(&ViewGroup {
+                    inner: self,
+                    slot,
+                    group: g,
+                })
+            },
+        )
     }
 }
 

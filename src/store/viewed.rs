@@ -172,6 +172,16 @@ impl Store for ViewedStore {
         self.sql.password_hash(id).await
     }
 
+    async fn set_password(
+        &self,
+        id: Uuid,
+        hash: &str,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql.set_password(id, hash, at, event).await
+    }
+
     async fn rehash_password(
         &self,
         id: Uuid,
@@ -183,6 +193,14 @@ impl Store for ViewedStore {
 
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError> {
         Ok(self.view.list_users(query))
+    }
+
+    async fn user_ids(&self, query: &Query<User>) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self.view.user_ids(query))
+    }
+
+    async fn group_ids(&self, query: &Query<Group>) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self.view.group_ids(query))
     }
 
     async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {

@@ -145,6 +145,34 @@ impl TestServer {
         group["id"].as_str().unwrap().to_string()
     }
 
+    /// Puts users in the LDAP reader group (created if needed), so that
+    /// their binds may read every entry.
+    pub async fn make_readers(&self, ids: &[&str]) {
+        let (_, found) = self
+            .scim(
+                Method::GET,
+                "/Groups?filter=displayName+eq+%22ldap-readers%22",
+                None,
+            )
+            .await;
+        match found["Resources"][0]["id"].as_str() {
+            Some(group) => {
+                let members: Vec<Value> = ids.iter().map(|m| json!({"value": m})).collect();
+                let (status, body) = self
+                    .scim(
+                        Method::PATCH,
+                        &format!("/Groups/{group}"),
+                        Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": members}]})),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+            None => {
+                self.create_group("ldap-readers", ids).await;
+            }
+        }
+    }
+
     /// A new LDAP connection.
     pub async fn ldap(&self) -> Ldap {
         let settings = ldap3::LdapConnSettings::new().set_conn_timeout(Duration::from_secs(5));

@@ -1,0 +1,63 @@
+//! Request controls the LDAP face understands, and the rule for the rest:
+//! a control marked critical that is not implemented fails the operation
+//! with `unavailableCriticalExtension`; one not marked critical is ignored.
+
+use ldap3_proto::control::{LdapControl, ServerSortRequet};
+
+/// OIDs of the controls served, for the rootDSE's `supportedControl`.
+pub const SUPPORTED: &[&str] = &[
+    "1.2.840.113556.1.4.319",    // Simple Paged Results (RFC 2696)
+    "1.2.840.113556.1.4.473",    // Server-Side Sort (RFC 2891)
+    "2.16.840.1.113730.3.4.2",   // ManageDsaIT (RFC 3296)
+    "1.3.6.1.4.1.42.2.27.8.5.1", // Password Policy (draft-behera)
+];
+
+/// What a request's controls ask for.
+#[derive(Debug, Default)]
+pub struct Requested {
+    /// Simple Paged Results: page size and cookie.
+    pub paged: Option<(i64, Vec<u8>)>,
+    /// Server-Side Sort keys.
+    pub sort: Option<Vec<ServerSortRequet>>,
+    /// The password policy control (draft-behera) was sent.
+    pub password_policy: bool,
+}
+
+/// Reads a request's controls; `Err` names a critical control that is not
+/// implemented.
+pub fn read(controls: &[LdapControl]) -> Result<Requested, String> {
+    let mut out = Requested::default();
+    for c in controls {
+        match c {
+            LdapControl::SimplePagedResults { size, cookie } => {
+                out.paged = Some((*size, cookie.clone()))
+            }
+            LdapControl::ServerSort { sort_requests } => out.sort = Some(sort_requests.clone()),
+            LdapControl::PasswordPolicyRequest { .. } => out.password_policy = true,
+            // Roster has no referrals or aliases: ManageDsaIT changes nothing.
+            LdapControl::ManageDsaIT { .. } => {}
+            LdapControl::Unknown {
+                oid,
+                criticality: true,
+                ..
+            } => return Err(oid.clone()),
+            LdapControl::SyncRequest {
+                criticality: true, ..
+            } => return Err("1.3.6.1.4.1.4203.1.9.1.1".into()),
+            LdapControl::SearchOptions {
+                criticality: true, ..
+            } => return Err("1.2.840.113556.1.4.1340".into()),
+            LdapControl::ShowDeleted { criticality: true } => {
+                return Err("1.2.840.113556.1.4.417".into())
+            }
+            LdapControl::SdFlags {
+                criticality: true, ..
+            } => return Err("1.2.840.113556.1.4.801".into()),
+            LdapControl::ExtendedDn {
+                criticality: true, ..
+            } => return Err("1.2.840.113556.1.4.529".into()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
