@@ -17,7 +17,15 @@ pub async fn accept(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(connection) => return Some(connection),
+                Ok((stream, peer)) => {
+                    // Answers go out as soon as they are written: with
+                    // Nagle's algorithm a multi-segment reply (a page of
+                    // search entries) waits for the client's delayed ACK.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                    }
+                    return Some((stream, peer));
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting an {what} connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;

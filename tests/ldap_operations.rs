@@ -474,3 +474,83 @@ async fn password_modify_for_oneself_and_by_administrators() {
         .unwrap();
     assert_eq!(res.1.rc, 50);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_subschema_describes_every_attribute_served() {
+    let t = start().await;
+    let svc = t
+        .create_user("svc", Some("S3rvice-pass!"), "svc@example.com")
+        .await;
+    t.make_readers(&[&svc]).await;
+
+    let mut anon = t.ldap().await;
+    let (root, _) = anon
+        .search(
+            "",
+            Scope::Base,
+            "(objectClass=*)",
+            vec![
+                "subschemaSubentry",
+                "supportedControl",
+                "supportedExtension",
+            ],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let root = SearchEntry::construct(root[0].clone());
+    assert_eq!(root.attrs["subschemaSubentry"], ["cn=Subschema"]);
+    assert!(root.attrs["supportedControl"].contains(&"1.2.840.113556.1.4.319".to_string()));
+    assert!(root.attrs["supportedExtension"].contains(&"1.3.6.1.4.1.4203.1.11.1".to_string()));
+    let (schema, res) = anon
+        .search(
+            "cn=Subschema",
+            Scope::Base,
+            "(objectClass=subschema)",
+            vec!["attributeTypes", "objectClasses"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(res.rc, 0, "anonymous clients read the subschema");
+    let schema = SearchEntry::construct(schema[0].clone());
+    let types = &schema.attrs["attributeTypes"];
+    let classes = &schema.attrs["objectClasses"];
+    let defined = |name: &str| {
+        types.iter().any(|d| {
+            d.split('\'')
+                .skip(1)
+                .step_by(2)
+                .any(|n| n.eq_ignore_ascii_case(name))
+        })
+    };
+
+    let mut ldap = t.ldap_as("svc", "S3rvice-pass!").await;
+    let (entries, _) = ldap
+        .search(BASE_DN, Scope::Subtree, "(objectClass=*)", vec!["*", "+"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert!(entries.len() >= 5, "base, containers, a user, a group");
+    for e in entries {
+        let e = SearchEntry::construct(e);
+        for name in e.attrs.keys() {
+            assert!(
+                defined(name),
+                "{name} (in {}) has no attributeTypes definition",
+                e.dn
+            );
+        }
+        for class in &e.attrs["objectClass"] {
+            assert!(
+                classes
+                    .iter()
+                    .any(|d| d.contains(&format!("NAME '{class}'"))),
+                "object class {class} is not defined"
+            );
+        }
+    }
+}

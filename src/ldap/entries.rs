@@ -3,6 +3,7 @@
 
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 
+use super::schema::SUBSCHEMA_DN;
 use super::tree::Tree;
 use crate::config::PosixConfig;
 use crate::directory::attributes::{Storage, GROUP_ATTRS, USER_ATTRS};
@@ -22,7 +23,20 @@ const OPERATIONAL: &[&str] = &[
     "entryDN",
     "createTimestamp",
     "modifyTimestamp",
+    "creatorsName",
+    "modifiersName",
     "hasSubordinates",
+    "subschemaSubentry",
+    "pwdChangedTime",
+    "attributeTypes",
+    "objectClasses",
+    "supportedControl",
+    "supportedExtension",
+    "supportedLDAPVersion",
+    "supportedSASLMechanisms",
+    "namingContexts",
+    "vendorName",
+    "vendorVersion",
 ];
 
 pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
@@ -97,6 +111,48 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// An entry under construction: attributes are added only when the search
+/// selected them, and their values computed only then.
+struct Builder<'a> {
+    sel: &'a Selection,
+    attributes: Vec<LdapPartialAttribute>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(sel: &'a Selection) -> Builder<'a> {
+        Builder {
+            sel,
+            attributes: Vec::new(),
+        }
+    }
+
+    /// Adds the attribute known by `names` (canonical first) if selected.
+    fn add(&mut self, names: &[&str], values: impl FnOnce() -> Vec<String>) {
+        if !self.sel.wants(names) {
+            return;
+        }
+        let values = values();
+        if values.is_empty() {
+            return;
+        }
+        self.attributes.push(LdapPartialAttribute {
+            atype: names[0].to_string(),
+            vals: if self.sel.types_only {
+                Vec::new()
+            } else {
+                values.into_iter().map(String::into_bytes).collect()
+            },
+        });
+    }
+
+    fn finish(self, dn: String) -> LdapSearchResultEntry {
+        LdapSearchResultEntry {
+            dn,
+            attributes: self.attributes,
+        }
+    }
+}
+
 /// A user as an `inetOrgPerson` entry, and a `posixAccount` when POSIX is
 /// served and the user has a uidNumber (home, shell and GECOS then have
 /// their configured defaults).
@@ -108,54 +164,54 @@ pub fn user_entry(
 ) -> LdapSearchResultEntry {
     let dn = tree.user_dn(&user.attrs.user_name).to_string();
     let posix = posix.filter(|_| user.attrs.posix.uid_number.is_some());
-    let mut classes = strings(USER_CLASSES);
-    if posix.is_some() {
-        classes.push(POSIX_USER_CLASS.into());
-    }
-    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], classes)];
+    let mut b = Builder::new(sel);
+    b.add(&["objectClass"], || {
+        let mut classes = strings(USER_CLASSES);
+        if posix.is_some() {
+            classes.push(POSIX_USER_CLASS.into());
+        }
+        classes
+    });
     if let Some(config) = posix {
         let p = &user.attrs.posix;
         let name = &user.attrs.user_name;
-        attrs.push((
-            &["homeDirectory"],
+        b.add(&["homeDirectory"], || {
             vec![p
                 .home_directory
                 .clone()
-                .unwrap_or_else(|| config.home.replace("{uid}", name))],
-        ));
-        attrs.push((
-            &["loginShell"],
+                .unwrap_or_else(|| config.home.replace("{uid}", name))]
+        });
+        b.add(&["loginShell"], || {
             vec![p
                 .login_shell
                 .clone()
-                .unwrap_or_else(|| config.shell.clone())],
-        ));
-        attrs.push((
-            &["gecos"],
+                .unwrap_or_else(|| config.shell.clone())]
+        });
+        b.add(&["gecos"], || {
             vec![p
                 .gecos
                 .clone()
-                .unwrap_or_else(|| user.common_name().to_string())],
-        ));
+                .unwrap_or_else(|| user.common_name().to_string())]
+        });
     }
     for def in USER_ATTRS
         .iter()
         .filter(|d| !d.ldap.is_empty())
         .filter(|d| posix.is_some() || !matches!(d.ldap[0], "uidNumber" | "gidNumber"))
     {
-        let values = match def.storage {
+        b.add(def.ldap, || match def.storage {
             Storage::MemberOfName => user
                 .groups
                 .iter()
                 .map(|g| tree.group_dn(&g.display_name).to_string())
                 .collect(),
             _ => (def.values)(user),
-        };
-        attrs.push((def.ldap, values));
+        });
     }
-    attrs.push((&["entryDN"], vec![dn.clone()]));
-    attrs.push((&["hasSubordinates"], vec!["FALSE".into()]));
-    sel.entry(dn, attrs)
+    b.add(&["entryDN"], || vec![dn.clone()]);
+    b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);
+    b.add(&["hasSubordinates"], || vec!["FALSE".into()]);
+    b.finish(dn)
 }
 
 /// A group as a `groupOfNames` and `groupOfUniqueNames` entry (member and
@@ -169,17 +225,20 @@ pub fn group_entry(
 ) -> LdapSearchResultEntry {
     let dn = tree.group_dn(&group.attrs.display_name).to_string();
     let posix = posix.filter(|_| group.attrs.gid_number.is_some());
-    let mut classes = strings(GROUP_CLASSES);
-    if posix.is_some() {
-        classes.push(POSIX_GROUP_CLASS.into());
-    }
-    let mut attrs: Vec<(&[&str], Vec<String>)> = vec![(&["objectClass"], classes)];
+    let mut b = Builder::new(sel);
+    b.add(&["objectClass"], || {
+        let mut classes = strings(GROUP_CLASSES);
+        if posix.is_some() {
+            classes.push(POSIX_GROUP_CLASS.into());
+        }
+        classes
+    });
     for def in GROUP_ATTRS
         .iter()
         .filter(|d| !d.ldap.is_empty())
         .filter(|d| posix.is_some() || !matches!(d.ldap[0], "gidNumber" | "memberUid"))
     {
-        let values = match def.storage {
+        b.add(def.ldap, || match def.storage {
             Storage::MemberUserName if def.ldap[0] != "memberUid" => group
                 .members
                 .iter()
@@ -189,12 +248,12 @@ pub fn group_entry(
                 })
                 .collect(),
             _ => (def.values)(group),
-        };
-        attrs.push((def.ldap, values));
+        });
     }
-    attrs.push((&["entryDN"], vec![dn.clone()]));
-    attrs.push((&["hasSubordinates"], vec!["FALSE".into()]));
-    sel.entry(dn, attrs)
+    b.add(&["entryDN"], || vec![dn.clone()]);
+    b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);
+    b.add(&["hasSubordinates"], || vec!["FALSE".into()]);
+    b.finish(dn)
 }
 
 /// The attributes of a fixed entry, for filtering and rendering.
@@ -216,6 +275,7 @@ pub fn container_attrs(tree: &Tree, which: &super::tree::Place) -> (String, Fixe
                     (&["objectClass"], strings(&["top", "organizationalUnit"])),
                     (&["ou"], vec![ou.into()]),
                     (&["entryDN"], vec![dn.to_string()]),
+                    (&["subschemaSubentry"], vec![SUBSCHEMA_DN.into()]),
                     (&["hasSubordinates"], vec!["TRUE".into()]),
                 ],
             )
@@ -239,6 +299,7 @@ pub fn container_attrs(tree: &Tree, which: &super::tree::Place) -> (String, Fixe
                 attrs.push((name, vec![a.value.clone()]));
             }
             attrs.push((&["entryDN"], vec![tree.base.to_string()]));
+            attrs.push((&["subschemaSubentry"], vec![SUBSCHEMA_DN.into()]));
             attrs.push((&["hasSubordinates"], vec!["TRUE".into()]));
             (tree.base.to_string(), attrs)
         }
@@ -256,6 +317,10 @@ pub fn root_dse_attrs(tree: &Tree) -> FixedAttrs {
             vec![OID_WHOAMI.into(), OID_PASSWORD_MODIFY.into()],
         ),
         (&["supportedControl"], strings(super::controls::SUPPORTED)),
+        (
+            &["subschemaSubentry"],
+            vec![super::schema::SUBSCHEMA_DN.into()],
+        ),
         (&["vendorName"], vec!["Roster".into()]),
         (
             &["vendorVersion"],

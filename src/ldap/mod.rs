@@ -6,6 +6,7 @@ mod controls;
 pub mod dn;
 mod entries;
 mod filter;
+mod schema;
 mod search;
 mod session;
 pub mod tree;

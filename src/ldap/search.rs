@@ -17,6 +17,7 @@ use super::controls::Requested;
 use super::dn::Dn;
 use super::entries::{self, Selection};
 use super::filter;
+use super::schema;
 use super::session::{internal, result, Access, Session};
 use super::tree::{Place, Tree};
 use crate::directory::attributes::{by_key, by_ldap, GROUP_ATTRS, USER_ATTRS};
@@ -184,6 +185,26 @@ impl Session {
                 out.push(LdapMsg::new(
                     id,
                     LdapOp::SearchResultEntry(entries::fixed_entry(String::new(), attrs, &sel)),
+                ));
+            }
+            out.push(done(result(LdapResultCode::Success, "", ""), vec![]));
+            return out;
+        }
+        if req.scope == LdapSearchScope::Base
+            && Dn::parse(&req.base)
+                .is_ok_and(|dn| dn.to_string().eq_ignore_ascii_case(schema::SUBSCHEMA_DN))
+        {
+            // The subschema entry, readable by anyone (RFC 4512 §4.4).
+            let attrs = schema::subschema_attrs();
+            let mut out = Vec::new();
+            if filter::matches_static(&req.filter, &entries::as_pairs(&attrs)) {
+                out.push(LdapMsg::new(
+                    id,
+                    LdapOp::SearchResultEntry(entries::fixed_entry(
+                        schema::SUBSCHEMA_DN.into(),
+                        attrs,
+                        &sel,
+                    )),
                 ));
             }
             out.push(done(result(LdapResultCode::Success, "", ""), vec![]));

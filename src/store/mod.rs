@@ -568,6 +568,17 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// The ids of the audit events with `low < id <= high`.
+    async fn event_ids(&self, low: i64, high: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM audit_events WHERE id > $1 AND id <= $2")
+            .bind(low)
+            .bind(high)
+            .fetch_all(&self.read)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| r.try_get(0).map_err(backend)).collect()
+    }
+
     /// The newest audit event id, 0 when there is none.
     async fn last_change(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM audit_events")

@@ -394,6 +394,22 @@ impl Subject<User> for ViewUser<'_> {
     fn positions(&self, parent: &str) -> Vec<usize> {
         Hydrated(self.user).positions(parent)
     }
+
+    fn has(&self, def: &'static AttrDef<User>, value: &str) -> Option<bool> {
+        let slot = match def.storage {
+            Storage::MemberOfId => Uuid::parse_str(value)
+                .ok()
+                .and_then(|id| self.inner.groups.slot(&id)),
+            Storage::MemberOfName => self.inner.groups.by_name.get(value).copied(),
+            _ => return None,
+        };
+        Some(slot.is_some_and(|g| {
+            self.inner
+                .member_of
+                .get(&self.user.id)
+                .is_some_and(|of| of.contains(&g))
+        }))
+    }
 }
 
 /// A group in the view, answering member attributes from the maps.
@@ -427,6 +443,32 @@ impl Subject<Group> for ViewGroup<'_> {
 
     fn positions(&self, parent: &str) -> Vec<usize> {
         Hydrated(self.group).positions(parent)
+    }
+
+    fn has(&self, def: &'static AttrDef<Group>, value: &str) -> Option<bool> {
+        let inner = self.inner;
+        let member = match def.storage {
+            Storage::MemberId => Uuid::parse_str(value).ok(),
+            Storage::MemberUserName => inner
+                .users
+                .by_name
+                .get(value)
+                .and_then(|s| inner.users.get(*s))
+                .map(|u| u.id),
+            Storage::MemberGroupName => inner
+                .groups
+                .by_name
+                .get(value)
+                .and_then(|s| inner.groups.get(*s))
+                .map(|g| g.id),
+            _ => return None,
+        };
+        Some(member.is_some_and(|id| {
+            inner
+                .member_of
+                .get(&id)
+                .is_some_and(|of| of.contains(&self.slot))
+        }))
     }
 }
 

@@ -42,6 +42,9 @@ impl ViewedStore {
     pub async fn start(sql: SqlStore, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
         let own = sql.track_own_events();
         let last = sql.last_change().await?;
+        // What is committed up to `last` is in the load below; an event
+        // below it that commits later is not among these and will be read.
+        let committed = sql.event_ids(last.saturating_sub(LOOKBACK), last).await?;
         let (users, groups) = sql.everything().await?;
         let view = View::new();
         view.load(users, groups);
@@ -51,8 +54,7 @@ impl ViewedStore {
             sql,
             view,
             own,
-            // The first poll reads again what changed just before the load.
-            seen: std::sync::Mutex::new((last, BTreeSet::new())),
+            seen: std::sync::Mutex::new((last, committed.into_iter().collect())),
         });
         let every = config.refresh_interval;
         if !every.is_zero() {
