@@ -554,3 +554,134 @@ async fn the_subschema_describes_every_attribute_served() {
         }
     }
 }
+
+/// The uid (users) or cn (groups) of every entry a filter finds, sorted.
+async fn names(ldap: &mut ldap3::Ldap, filter: String) -> Vec<String> {
+    let (entries, res) = ldap
+        .search(BASE_DN, Scope::Subtree, &filter, vec!["uid", "cn"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(res.rc, 0);
+    let mut names: Vec<String> = entries
+        .into_iter()
+        .map(|e| {
+            let e = SearchEntry::construct(e);
+            e.attrs.get("uid").or(e.attrs.get("cn")).unwrap()[0].clone()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nested_groups_resolve_for_member_of_and_the_in_chain_rule() {
+    // ops ⊃ eng ⊃ devs ∋ alice; a ⊃ b ⊃ a is a cycle. Readers: ops, nested.
+    let t = start_with(|c| c.ldap.reader_group = "ops".into()).await;
+    let alice = t
+        .create_user("alice", Some("S3cure-pass!"), "alice@example.com")
+        .await;
+    let bob = t.create_user("bob", None, "bob@example.com").await;
+    let devs = t.create_group("devs", &[&alice]).await;
+    let eng = t.create_group("eng", &[&devs, &bob]).await;
+    t.create_group("ops", &[&eng]).await;
+    let b = t.create_group("b", &[&alice]).await;
+    let a = t.create_group("a", &[&b]).await;
+    let (status, body) = t
+        .scim(
+            reqwest::Method::PATCH,
+            &format!("/Groups/{b}"),
+            Some(serde_json::json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": a}]}]})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+
+    // SCIM: direct and indirect groups.
+    let (_, user) = t
+        .scim(reqwest::Method::GET, &format!("/Users/{alice}"), None)
+        .await;
+    let mut kinds: Vec<(String, String)> = user["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["display"].as_str().unwrap().to_string(),
+                g["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("a", "indirect"),
+            ("b", "direct"),
+            ("devs", "direct"),
+            ("eng", "indirect"),
+            ("ops", "indirect")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+
+    // alice reads everything: she is in ops through devs and eng.
+    let mut ldap = t.ldap_as("alice", "S3cure-pass!").await;
+    let (entries, _) = ldap
+        .search(BASE_DN, Scope::Subtree, "(uid=alice)", vec!["memberOf"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let mut member_of = SearchEntry::construct(entries[0].clone()).attrs["memberOf"].clone();
+    member_of.sort();
+    let mut expected: Vec<String> = ["a", "b", "devs", "eng", "ops"]
+        .iter()
+        .map(|g| group_dn(g))
+        .collect();
+    expected.sort();
+    assert_eq!(member_of, expected);
+
+    assert_eq!(
+        names(&mut ldap, format!("(memberOf={})", group_dn("ops"))).await,
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        names(
+            &mut ldap,
+            format!("(memberOf:1.2.840.113556.1.4.1941:={})", group_dn("ops"))
+        )
+        .await,
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        names(
+            &mut ldap,
+            format!("(member:1.2.840.113556.1.4.1941:={})", user_dn("alice"))
+        )
+        .await,
+        ["a", "b", "devs", "eng", "ops"]
+    );
+    assert_eq!(
+        names(&mut ldap, format!("(member={})", user_dn("alice"))).await,
+        ["b", "devs"]
+    );
+    assert_eq!(
+        names(
+            &mut ldap,
+            format!(
+                "(&(objectClass=groupOfNames)(member:1.2.840.113556.1.4.1941:={}))",
+                user_dn("bob")
+            )
+        )
+        .await,
+        ["eng", "ops"]
+    );
+    // An unknown matching rule is undefined: it matches nothing, negated or not.
+    assert!(names(&mut ldap, "(cn:1.2.3.4:=alice)".into())
+        .await
+        .is_empty());
+    assert!(names(&mut ldap, "(!(cn:1.2.3.4:=alice))".into())
+        .await
+        .is_empty());
+}

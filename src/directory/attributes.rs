@@ -34,6 +34,12 @@ pub enum Storage {
     MemberOfId,
     /// Names of the groups a user is a direct member of.
     MemberOfName,
+    /// Names of the groups a user is a member of, directly or through
+    /// nested groups (LDAP's memberOf, and the in-chain rule).
+    MemberOfChain,
+    /// userNames of a group's user members, directly or through nested
+    /// groups (the in-chain rule on member).
+    MemberChain,
     /// Ids of a group's members.
     MemberId,
     /// userNames of a group's user members.
@@ -210,8 +216,9 @@ pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:homeDirectory", scim: true, ldap: [], CaseExact, Storage::Index, |u| one(&u.attrs.posix.home_directory)),
     attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:loginShell", scim: true, ldap: [], CaseExact, Storage::Index, |u| one(&u.attrs.posix.login_shell)),
     attr!("urn:roster:params:scim:schemas:extension:posix:1.0:User:gecos", scim: true, ldap: [], CaseIgnore, Storage::Index, |u| one(&u.attrs.posix.gecos)),
-    attr!("groups.value", scim: true, ldap: [], Id, Storage::MemberOfId, |u| u.groups.iter().map(|g| g.id.to_string()).collect()),
-    attr!("groups.display", scim: true, ldap: ["memberOf"], CaseIgnore, Storage::MemberOfName, |u| u.groups.iter().map(|g| g.display_name.clone()).collect()),
+    attr!("groups.value", scim: true, ldap: [], Id, Storage::MemberOfId, |u| u.groups.iter().filter(|g| g.direct).map(|g| g.id.to_string()).collect()),
+    attr!("groups.display", scim: true, ldap: [], CaseIgnore, Storage::MemberOfName, |u| u.groups.iter().filter(|g| g.direct).map(|g| g.display_name.clone()).collect()),
+    attr!("memberOf", scim: false, ldap: ["memberOf"], CaseIgnore, Storage::MemberOfChain, |u| u.groups.iter().map(|g| g.display_name.clone()).collect()),
 ];
 
 /// The searchable attributes of groups.
@@ -227,6 +234,10 @@ pub static GROUP_ATTRS: &[AttrDef<Group>] = &[
         g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
     }),
     attr!("uniqueMember", scim: false, ldap: ["uniqueMember"], CaseIgnore, Storage::MemberUserName, |g| {
+        g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
+    }),
+    // Reached only through the in-chain matching rule on `member`.
+    attr!("members.chain", scim: false, ldap: [], CaseIgnore, Storage::MemberChain, |g| {
         g.members.iter().filter(|m| m.kind == super::model::MemberKind::User).map(|m| m.name.clone()).collect()
     }),
     attr!("memberUid", scim: false, ldap: ["memberUid"], CaseIgnore, Storage::MemberUserName, |g| {

@@ -186,11 +186,13 @@ impl UserAttrs {
     }
 }
 
-/// A group a user belongs to, as seen from the user.
+/// A group a user belongs to, as seen from the user: directly, or through
+/// a group that is a member of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupRef {
     pub id: Uuid,
     pub display_name: String,
+    pub direct: bool,
 }
 
 /// A stored user.
@@ -200,7 +202,8 @@ pub struct User {
     pub attrs: UserAttrs,
     pub status: Status,
     pub meta: Meta,
-    /// Groups the user is a direct member of.
+    /// Groups the user is a member of, directly or through nested groups,
+    /// ordered by name.
     pub groups: Vec<GroupRef>,
 }
 

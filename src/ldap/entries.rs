@@ -200,7 +200,7 @@ pub fn user_entry(
         .filter(|d| posix.is_some() || !matches!(d.ldap[0], "uidNumber" | "gidNumber"))
     {
         b.add(def.ldap, || match def.storage {
-            Storage::MemberOfName => user
+            Storage::MemberOfChain => user
                 .groups
                 .iter()
                 .map(|g| tree.group_dn(&g.display_name).to_string())

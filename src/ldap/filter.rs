@@ -10,6 +10,9 @@ use super::tree::{Place, Tree};
 use crate::directory::attributes::{by_key, by_ldap, AttrDef, Syntax, GROUP_ATTRS, USER_ATTRS};
 use crate::directory::{Filter, Group, Op, Substrings, Timestamp, User, Value};
 
+/// LDAP_MATCHING_RULE_IN_CHAIN (MS-ADTS): membership through nested groups.
+pub const OID_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
+
 /// Most filter elements accepted in one search.
 pub const MAX_FILTER_ELEMENTS: usize = 512;
 
@@ -56,6 +59,9 @@ trait Kind: Sized + 'static {
     fn optional_class() -> (&'static str, &'static str);
     /// A filter item on an attribute whose values are DNs (memberOf, member).
     fn dn_item(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Self>>;
+    /// The in-chain rule (`1.2.840.113556.1.4.1941`) on `attr`: membership
+    /// through nested groups.
+    fn in_chain(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Self>>;
 }
 
 impl Kind for User {
@@ -72,11 +78,15 @@ impl Kind for User {
         if !attr.eq_ignore_ascii_case("memberOf") {
             return None;
         }
-        let def = by_key(USER_ATTRS, "groups.display")?;
+        // memberOf lists nested groups too, so it matches them as well.
+        let def = by_key(USER_ATTRS, "memberOf")?;
         Some(match tree.place(dn) {
             Ok(Place::Group(name)) => Filter::Compare(def, Op::Eq, Value::Str(name)),
             _ => Filter::False,
         })
+    }
+    fn in_chain(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<User>> {
+        Self::dn_item(tree, attr, dn)
     }
 }
 
@@ -105,6 +115,21 @@ impl Kind for Group {
                 Op::Eq,
                 Value::Str(name),
             ),
+            _ => Filter::False,
+        })
+    }
+    fn in_chain(tree: &Tree, attr: &str, dn: &Dn) -> Option<Filter<Group>> {
+        if !(attr.eq_ignore_ascii_case("member") || attr.eq_ignore_ascii_case("uniqueMember")) {
+            return None;
+        }
+        Some(match tree.place(dn) {
+            Ok(Place::User(name)) => Filter::Compare(
+                by_key(GROUP_ATTRS, "members.chain")?,
+                Op::Eq,
+                Value::Str(name),
+            ),
+            // Groups inside groups: the direct rule is as far as it goes.
+            Ok(Place::Group(_)) => Self::dn_item(tree, attr, dn)?,
             _ => Filter::False,
         })
     }
@@ -183,8 +208,15 @@ fn translate<T: Kind>(tree: &Tree, f: &LdapFilter) -> Filter<T> {
             ),
             None => Filter::Undefined,
         },
-        // Extensible matching (e.g. the in-chain rule) comes with nested groups.
-        LdapFilter::Extensible(_) => Filter::Undefined,
+        LdapFilter::Extensible(m) => {
+            let in_chain = m.matching_rule.as_deref() == Some(OID_IN_CHAIN);
+            match (in_chain, m.type_.as_deref(), Dn::parse(&m.match_value)) {
+                (true, Some(attr), Ok(dn)) => {
+                    T::in_chain(tree, attr, &dn).unwrap_or(Filter::Undefined)
+                }
+                _ => Filter::Undefined,
+            }
+        }
     }
 }
 

@@ -335,7 +335,7 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
                     "value": g.id.to_string(),
                     "display": g.display_name,
                     "$ref": format!("{base}/Groups/{}", g.id),
-                    "type": "direct",
+                    "type": if g.direct { "direct" } else { "indirect" },
                 })
             })
             .collect();

@@ -353,20 +353,29 @@ impl SqlStore {
         if users.is_empty() {
             return Ok(());
         }
+        // Direct groups, and the groups those are members of, and so on.
         let mut sql = Sql::new(
-            "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id \
-             WHERE m.member_id IN (",
+            "WITH RECURSIVE chain(member_id, group_id, depth) AS (\
+             SELECT member_id, group_id, 0 FROM group_members WHERE member_id IN (",
         );
-        sql.bind_list(users.iter().map(|u| u.id.to_string()))
-            .push(") ORDER BY g.display_name_lc");
+        sql.bind_list(users.iter().map(|u| u.id.to_string()));
+        sql.push(&format!(
+            ") UNION SELECT c.member_id, m.group_id, c.depth + 1 FROM chain c \
+             JOIN group_members m ON m.member_id = c.group_id WHERE c.depth < {}) \
+             SELECT c.member_id, g.id, g.display_name, MIN(c.depth) FROM chain c JOIN groups g ON g.id = c.group_id \
+             GROUP BY c.member_id, g.id, g.display_name, g.display_name_lc ORDER BY g.display_name_lc",
+            sql::MAX_NESTING
+        ));
         let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
         for row in rows {
             let member: String = row.try_get(0).map_err(backend)?;
             let member = parse_id(&member)?;
             let id: String = row.try_get(1).map_err(backend)?;
+            let depth: i64 = row.try_get(3).map_err(backend)?;
             let group = GroupRef {
                 id: parse_id(&id)?,
                 display_name: row.try_get(2).map_err(backend)?,
+                direct: depth == 0,
             };
             if let Some(u) = users.iter_mut().find(|u| u.id == member) {
                 u.groups.push(group);

@@ -78,6 +78,9 @@ pub const GROUPS: Layout = Layout {
 
 const UNDEFINED: &str = "CAST(NULL AS BOOLEAN)";
 
+/// How deep nested groups are followed.
+pub const MAX_NESTING: usize = 16;
+
 /// Appends `ORDER BY` for a sort (values missing last, then `tiebreak`),
 /// or `None` if the attribute cannot order records.
 pub fn order_by<T>(sort: &Sort<T>, layout: &Layout, tiebreak: &str, sql: &mut Sql) -> Option<()> {
@@ -322,6 +325,46 @@ fn attribute<T>(
             }
             Some(_) => {
                 sql.push(UNDEFINED);
+            }
+        },
+        Storage::MemberOfChain => match cmp {
+            None => exists(
+                sql,
+                &format!("group_members m WHERE m.member_id = {a}.id"),
+                "",
+                None,
+            ),
+            Some((op, arg)) => {
+                // Everyone below the named groups, through nested groups.
+                sql.push(&format!(
+                    "{a}.id IN (WITH RECURSIVE down(id, depth) AS (SELECT m.member_id, 0 FROM group_members m \
+                     JOIN groups g0 ON g0.id = m.group_id WHERE "
+                ));
+                compare("g0.display_name_lc", op, arg, sql);
+                sql.push(&format!(
+                    " UNION SELECT m.member_id, d.depth + 1 FROM down d JOIN group_members m ON m.group_id = d.id \
+                     WHERE d.depth < {MAX_NESTING}) SELECT id FROM down)"
+                ));
+            }
+        },
+        Storage::MemberChain => match cmp {
+            None => exists(
+                sql,
+                &format!("group_members m WHERE m.group_id = {a}.id"),
+                "",
+                None,
+            ),
+            Some((op, arg)) => {
+                // Every group above the named users, through nested groups.
+                sql.push(&format!(
+                    "{a}.id IN (WITH RECURSIVE up(id, depth) AS (SELECT m.group_id, 0 FROM group_members m \
+                     JOIN users u0 ON u0.id = m.member_id WHERE "
+                ));
+                compare("u0.user_name_lc", op, arg, sql);
+                sql.push(&format!(
+                    " UNION SELECT m.group_id, p.depth + 1 FROM up p JOIN group_members m ON m.member_id = p.id \
+                     WHERE p.depth < {MAX_NESTING}) SELECT id FROM up)"
+                ));
             }
         },
         Storage::MemberOfId => exists(

@@ -298,7 +298,7 @@ impl Inner {
         self.forget_member(id);
     }
 
-    /// A user with its direct groups, ordered by name.
+    /// A user with its groups (direct and nested), ordered by name.
     fn hydrate_user(&self, user: &User) -> User {
         let mut user = user.clone();
         user.groups = self.groups_of(&user.id);
@@ -307,18 +307,75 @@ impl Inner {
 
     fn groups_of(&self, id: &Uuid) -> Vec<GroupRef> {
         let mut groups: Vec<GroupRef> = self
-            .member_of
-            .get(id)
+            .ancestors(id)
             .into_iter()
-            .flatten()
-            .filter_map(|s| self.groups.get(*s))
-            .map(|g| GroupRef {
+            .filter_map(|(s, direct)| self.groups.get(s).map(|g| (g, direct)))
+            .map(|(g, direct)| GroupRef {
                 id: g.id,
                 display_name: g.attrs.display_name.clone(),
+                direct,
             })
             .collect();
         groups.sort_by_cached_key(|g| g.display_name.to_lowercase());
         groups
+    }
+
+    /// The groups a user or group is in, directly (`true`) or through
+    /// nested groups, each once, at most `MAX_NESTING` levels up.
+    fn ancestors(&self, id: &Uuid) -> Vec<(Slot, bool)> {
+        let mut found: Vec<(Slot, bool)> = Vec::new();
+        let mut level: Vec<Slot> = self.member_of.get(id).cloned().unwrap_or_default();
+        let mut direct = true;
+        for _ in 0..=super::sql::MAX_NESTING {
+            let mut next = Vec::new();
+            for s in level {
+                if found.iter().any(|(f, _)| *f == s) {
+                    continue;
+                }
+                found.push((s, direct));
+                if let Some(g) = self.groups.get(s) {
+                    next.extend(self.member_of.get(&g.id).into_iter().flatten().copied());
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+            direct = false;
+        }
+        found
+    }
+
+    /// The users in a group, directly or through nested groups.
+    fn descendant_users(&self, group: Slot) -> Vec<Slot> {
+        let mut users = Vec::new();
+        let mut seen = vec![group];
+        let mut level = vec![group];
+        for _ in 0..=super::sql::MAX_NESTING {
+            let mut next = Vec::new();
+            for g in level {
+                for m in self.members.get(&g).into_iter().flatten() {
+                    match m.kind {
+                        MemberKind::User => users.extend(self.users.slot(&m.id)),
+                        MemberKind::Group => {
+                            if let Some(s) = self.groups.slot(&m.id) {
+                                if !seen.contains(&s) {
+                                    seen.push(s);
+                                    next.push(s);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        users.sort_unstable();
+        users.dedup();
+        users
     }
 
     /// The member's current name, or `None` if it no longer exists.
@@ -387,6 +444,12 @@ impl Subject<User> for ViewUser<'_> {
         match def.storage {
             Storage::MemberOfId => groups().any(|g| test(&g.id.to_string())),
             Storage::MemberOfName => groups().any(|g| test(&g.attrs.display_name.to_lowercase())),
+            Storage::MemberOfChain => self
+                .inner
+                .ancestors(&self.user.id)
+                .into_iter()
+                .filter_map(|(s, _)| self.inner.groups.get(s))
+                .any(|g| test(&g.attrs.display_name.to_lowercase())),
             _ => Hydrated(self.user).any(def, pos, test),
         }
     }
@@ -401,6 +464,17 @@ impl Subject<User> for ViewUser<'_> {
                 .ok()
                 .and_then(|id| self.inner.groups.slot(&id)),
             Storage::MemberOfName => self.inner.groups.by_name.get(value).copied(),
+            Storage::MemberOfChain => {
+                let Some(g) = self.inner.groups.by_name.get(value) else {
+                    return Some(false);
+                };
+                return Some(
+                    self.inner
+                        .ancestors(&self.user.id)
+                        .iter()
+                        .any(|(s, _)| s == g),
+                );
+            }
             _ => return None,
         };
         Some(slot.is_some_and(|g| {
@@ -437,6 +511,12 @@ impl Subject<Group> for ViewGroup<'_> {
             Storage::MemberId => members().any(|m| test(&m.id.to_string())),
             Storage::MemberUserName => named(MemberKind::User, test),
             Storage::MemberGroupName => named(MemberKind::Group, test),
+            Storage::MemberChain => self
+                .inner
+                .descendant_users(self.slot)
+                .into_iter()
+                .filter_map(|s| self.inner.users.get(s))
+                .any(|u| test(&u.attrs.user_name.to_lowercase())),
             _ => Hydrated(self.group).any(def, pos, test),
         }
     }
@@ -447,6 +527,16 @@ impl Subject<Group> for ViewGroup<'_> {
 
     fn has(&self, def: &'static AttrDef<Group>, value: &str) -> Option<bool> {
         let inner = self.inner;
+        if def.storage == Storage::MemberChain {
+            let user = inner
+                .users
+                .by_name
+                .get(value)
+                .and_then(|s| inner.users.get(*s));
+            return Some(
+                user.is_some_and(|u| inner.ancestors(&u.id).iter().any(|(s, _)| *s == self.slot)),
+            );
+        }
         let member = match def.storage {
             Storage::MemberId => Uuid::parse_str(value).ok(),
             Storage::MemberUserName => inner
@@ -797,6 +887,21 @@ impl View {
 
     pub fn list_users(&self, query: &Query<User>) -> Page<User> {
         let inner = self.read();
+        if matches!(query.filter, Filter::True) && query.sort.is_none() {
+            // Every user in name order: walk the name index to the window.
+            return Page {
+                total: inner.users.len(),
+                items: inner
+                    .users
+                    .by_name
+                    .values()
+                    .skip(query.offset)
+                    .take(query.limit)
+                    .filter_map(|s| inner.users.get(*s))
+                    .map(|u| inner.hydrate_user(u))
+                    .collect(),
+            };
+        }
         let slots = inner.user_slots(query);
         Page {
             total: slots.len(),
@@ -883,6 +988,13 @@ impl Inner {
                     let slot = self.groups.by_name.get(text).copied();
                     Some(user_members(self, slot))
                 }
+                Storage::MemberOfChain if op == Op::Eq => Some(
+                    self.groups
+                        .by_name
+                        .get(text)
+                        .map(|g| self.descendant_users(*g))
+                        .unwrap_or_default(),
+                ),
                 _ => None,
             }
         };
@@ -933,6 +1045,14 @@ impl Inner {
                         user.and_then(|s| self.users.get(s)).map(|u| u.id),
                     ))
                 }
+                Storage::MemberChain if op == Op::Eq => Some(
+                    self.users
+                        .by_name
+                        .get(text)
+                        .and_then(|s| self.users.get(*s))
+                        .map(|u| self.ancestors(&u.id).into_iter().map(|(s, _)| s).collect())
+                        .unwrap_or_default(),
+                ),
                 Storage::MemberGroupName if op == Op::Eq => {
                     let group = self.groups.by_name.get(text).copied();
                     Some(containing(
