@@ -29,7 +29,24 @@ pub struct Config {
     pub store: StoreConfig,
     pub password: PasswordConfig,
     pub posix: PosixConfig,
+    pub tls: TlsConfig,
     pub log: LogConfig,
+}
+
+/// The certificate LDAPS, StartTLS and (with `http.https`) SCIM serve.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the server certificate, then its chain.
+    pub cert: Option<PathBuf>,
+    /// PEM file with the certificate's private key.
+    pub key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
 }
 
 /// POSIX accounts for hosts (nslcd, SSSD): numbers allocated to users and
@@ -104,6 +121,8 @@ pub struct HttpConfig {
     pub max_results: usize,
     /// Most operations in one SCIM Bulk request.
     pub bulk_max_operations: usize,
+    /// Serve SCIM over TLS with the `[tls]` certificate.
+    pub https: bool,
 }
 
 /// The LDAP listener.
@@ -111,6 +130,12 @@ pub struct HttpConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct LdapConfig {
     pub listen: SocketAddr,
+    /// Address for LDAP over TLS; served when a certificate is configured.
+    pub ldaps_listen: SocketAddr,
+    /// Refuse simple binds on connections without TLS (result 13,
+    /// confidentialityRequired); unset means: when a certificate is
+    /// configured.
+    pub require_tls_for_bind: Option<bool>,
     /// Largest accepted LDAP message, in bytes.
     pub max_pdu_bytes: usize,
     /// A connection with no request for this long is closed.
@@ -181,6 +206,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             password: PasswordConfig::default(),
             posix: PosixConfig::default(),
+            tls: TlsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -195,6 +221,7 @@ impl Default for HttpConfig {
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
             bulk_max_operations: 1000,
+            https: false,
         }
     }
 }
@@ -203,6 +230,8 @@ impl Default for LdapConfig {
     fn default() -> Self {
         LdapConfig {
             listen: ([127, 0, 0, 1], 3389).into(),
+            ldaps_listen: ([127, 0, 0, 1], 3636).into(),
+            require_tls_for_bind: None,
             max_pdu_bytes: 128 * 1024,
             idle_timeout: Duration::from_secs(300),
             max_search_results: 10_000,
@@ -247,7 +276,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
-const SECTIONS: [&str; 6] = ["http", "ldap", "store", "password", "posix", "log"];
+const SECTIONS: [&str; 7] = ["http", "ldap", "store", "password", "posix", "tls", "log"];
 
 /// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.
 fn env_key(key: &str) -> String {
@@ -315,6 +344,12 @@ impl Config {
         }
         if self.ldap.max_pdu_bytes < 1024 {
             return Err("ldap.max_pdu_bytes must be at least 1024".into());
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err("tls.cert and tls.key go together: give both or neither".into());
+        }
+        if self.http.https && !self.tls.enabled() {
+            return Err("http.https needs tls.cert and tls.key".into());
         }
         PosixConfig::range(&self.posix.uid_range).map_err(|e| format!("posix.uid_range {e}"))?;
         PosixConfig::range(&self.posix.gid_range).map_err(|e| format!("posix.gid_range {e}"))?;

@@ -59,32 +59,58 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     while let Some((stream, peer)) = crate::net::accept(&listener, &mut shutdown, "HTTP").await {
         let app = app.clone();
-        let service = tower::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ClientAddr(peer));
-            let mut app = app.clone();
-            async move { app.call(request).await }
-        });
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let connection =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, %peer, "HTTP connection ended with an error");
+            match tls {
+                None => connection(stream, app, header_timeout, peer, stop).await,
+                Some(acceptor) => {
+                    // The handshake gets the same time as the headers.
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(stream, app, header_timeout, peer, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                _ = stop.changed() => connection.as_mut().graceful_shutdown(),
             }
         });
+    }
+}
+
+/// Serves one HTTP/1.1 connection (plain or TLS) until it ends or the
+/// server stops.
+async fn connection<S>(
+    stream: S,
+    app: Router,
+    header_timeout: Duration,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = tower::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ClientAddr(peer));
+        let mut app = app.clone();
+        async move { app.call(request).await }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %peer, "HTTP connection ended with an error");
+            }
+        }
+        _ = stop.changed() => connection.as_mut().graceful_shutdown(),
     }
 }

@@ -8,6 +8,7 @@ pub mod ldap;
 mod net;
 pub mod scim;
 pub mod store;
+pub mod tls;
 pub mod transfer;
 
 use std::net::SocketAddr;
@@ -70,6 +71,8 @@ async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Direc
 pub struct Server {
     pub http_addr: SocketAddr,
     pub ldap_addr: SocketAddr,
+    /// Where LDAPS listens, when a certificate is configured.
+    pub ldaps_addr: Option<SocketAddr>,
     pub directory: Directory,
     /// The administrator token made on first start of an empty store; the
     /// only time its text exists outside the caller.
@@ -84,6 +87,10 @@ impl Server {
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
         let base = ldap::dn::Dn::parse(&config.base_dn)
             .map_err(|e| StartError::Config(format!("base_dn: {e}")))?;
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key).map_err(StartError::Config)?),
+            _ => None,
+        };
         let directory = serve_directory(config, clock).await?;
         let bootstrap_token = directory.bootstrap_token().await?;
         let listen = |what: &'static str, addr: SocketAddr| async move {
@@ -93,6 +100,11 @@ impl Server {
         };
         let http_listener = listen("SCIM/HTTP", config.http.listen).await?;
         let ldap_listener = listen("LDAP", config.ldap.listen).await?;
+        let ldaps_listener = match &tls {
+            Some(_) => Some(listen("LDAPS", config.ldap.ldaps_listen).await?),
+            None => None,
+        };
+        let ldaps_addr = ldaps_listener.as_ref().and_then(|l| l.local_addr().ok());
         let http_addr = http_listener
             .local_addr()
             .map_err(|source| StartError::Listen {
@@ -113,20 +125,31 @@ impl Server {
             directory: directory.clone(),
             tree: ldap::tree::Tree::new(base),
             config: config.ldap.clone(),
+            tls: tls.clone(),
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(http::serve(
                 http_listener,
                 app,
                 config.http.header_read_timeout,
+                tls.clone().filter(|_| config.http.https),
                 stop.clone(),
             )),
-            tokio::spawn(ldap::serve(ldap_listener, ldap_state, stop)),
+            tokio::spawn(ldap::serve(
+                ldap_listener,
+                ldap_state.clone(),
+                false,
+                stop.clone(),
+            )),
         ];
+        if let Some(listener) = ldaps_listener {
+            tasks.push(tokio::spawn(ldap::serve(listener, ldap_state, true, stop)));
+        }
         tracing::info!(%http_addr, %ldap_addr, base_dn = %config.base_dn, "Roster is serving");
         Ok(Server {
             http_addr,
             ldap_addr,
+            ldaps_addr,
             directory,
             bootstrap_token,
             shutdown,

@@ -59,6 +59,9 @@ enum Command {
         /// The LDIF file.
         file: PathBuf,
     },
+    /// Make certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Show the newest audit events.
     Audit {
         /// How many events to show.
@@ -87,6 +90,18 @@ struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// PEM certificate (then its chain) for LDAPS, StartTLS and --https.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Address for LDAPS [default: 127.0.0.1:3636, once a certificate is set].
+    #[arg(long, value_name = "ADDR")]
+    ldaps_listen: Option<SocketAddr>,
+    /// Serve SCIM over HTTPS with the same certificate.
+    #[arg(long)]
+    https: bool,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +114,18 @@ enum TokenCommand {
         /// What the token may do: admin (everything), read-only, or users (/Users only).
         #[arg(long, default_value = "admin", value_parser = ["admin", "read-only", "users"])]
         scope: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Write a development CA (ca.pem) and a server certificate and key
+    /// (server.pem, server.key) for 127.0.0.1 and localhost. For trying
+    /// TLS out and for tests, not for production.
+    Dev {
+        /// Where to write the files.
+        #[arg(long, value_name = "DIR", default_value = "certs/dev")]
+        out: PathBuf,
     },
 }
 
@@ -122,11 +149,28 @@ fn overrides(store: &StoreArgs, serve: Option<&ServeArgs>) -> Value {
         root.insert("database_url".into(), json!(u));
     }
     if let Some(s) = serve {
+        let mut http = Map::new();
         if let Some(a) = s.http_listen {
-            root.insert("http".into(), json!({ "listen": a.to_string() }));
+            http.insert("listen".into(), json!(a.to_string()));
         }
+        if s.https {
+            http.insert("https".into(), json!(true));
+        }
+        if !http.is_empty() {
+            root.insert("http".into(), Value::Object(http));
+        }
+        let mut ldap = Map::new();
         if let Some(a) = s.ldap_listen {
-            root.insert("ldap".into(), json!({ "listen": a.to_string() }));
+            ldap.insert("listen".into(), json!(a.to_string()));
+        }
+        if let Some(a) = s.ldaps_listen {
+            ldap.insert("ldaps_listen".into(), json!(a.to_string()));
+        }
+        if !ldap.is_empty() {
+            root.insert("ldap".into(), Value::Object(ldap));
+        }
+        if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
+            root.insert("tls".into(), json!({ "cert": cert, "key": key }));
         }
         if let Some(b) = &s.base_dn {
             root.insert("base_dn".into(), json!(b));
@@ -182,10 +226,14 @@ async fn serve(config: Config) -> Result<(), String> {
         println!("Bootstrap admin token (shown this once; only its hash is stored):");
         println!("{token}");
     }
+    let scheme = if config.http.https { "https" } else { "http" };
     println!(
-        "SCIM at http://{}/scim/v2, LDAP at ldap://{}, base DN {}",
+        "SCIM at {scheme}://{}/scim/v2, LDAP at ldap://{}, base DN {}",
         server.http_addr, server.ldap_addr, config.base_dn
     );
+    if let Some(addr) = server.ldaps_addr {
+        println!("LDAPS at ldaps://{addr} (StartTLS on the LDAP port)");
+    }
     wait_for_signal().await;
     tracing::info!("shutting down");
     server.stop().await;
@@ -274,11 +322,19 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Command::Serve(_) = cli.command {
         return serve(config).await;
     }
+    if let Command::Cert(CertCommand::Dev { out }) = &cli.command {
+        roster::tls::dev_certificates(out)?;
+        println!(
+            "wrote {0}/ca.pem, {0}/server.pem and {0}/server.key (development only)",
+            out.display()
+        );
+        return Ok(());
+    }
     let directory = open_directory(&config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Cert(_) => unreachable!("handled above"),
         Command::Token(TokenCommand::Create { name, scope }) => {
             let scope = TokenScope::parse(&scope).ok_or("unknown scope")?;
             let token = directory

@@ -307,15 +307,16 @@ pub fn container_attrs(tree: &Tree, which: &super::tree::Place) -> (String, Fixe
 }
 
 /// The rootDSE (RFC 4512 §5.1).
-pub fn root_dse_attrs(tree: &Tree) -> FixedAttrs {
+pub fn root_dse_attrs(tree: &Tree, starttls: bool) -> FixedAttrs {
+    let mut extensions = vec![OID_WHOAMI.to_string(), OID_PASSWORD_MODIFY.to_string()];
+    if starttls {
+        extensions.push(super::OID_STARTTLS.to_string());
+    }
     vec![
         (&["objectClass"], strings(&["top"])),
         (&["namingContexts"], vec![tree.base.to_string()]),
         (&["supportedLDAPVersion"], vec!["3".into()]),
-        (
-            &["supportedExtension"],
-            vec![OID_WHOAMI.into(), OID_PASSWORD_MODIFY.into()],
-        ),
+        (&["supportedExtension"], extensions),
         (&["supportedControl"], strings(super::controls::SUPPORTED)),
         (
             &["subschemaSubentry"],

@@ -1,6 +1,6 @@
-//! The LDAP v3 face: a TCP listener, BER framing by `ldap3_proto`, and a
-//! [`session::Session`] per connection that translates requests into calls
-//! on the [`Directory`].
+//! The LDAP v3 face: TCP listeners (plain with StartTLS, and LDAPS), BER
+//! framing by `ldap3_proto`, and a [`session::Session`] per connection that
+//! translates requests into calls on the [`Directory`].
 
 mod controls;
 pub mod dn;
@@ -11,13 +11,16 @@ mod search;
 mod session;
 pub mod tree;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::proto::{LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode};
 use ldap3_proto::LdapCodec;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use crate::config::LdapConfig;
@@ -30,45 +33,115 @@ pub struct LdapState {
     pub directory: Directory,
     pub tree: Tree,
     pub config: LdapConfig,
+    /// The TLS acceptor for LDAPS and StartTLS, when a certificate is set.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl LdapState {
+    /// Whether simple binds need a TLS connection.
+    pub fn binds_need_tls(&self) -> bool {
+        self.config
+            .require_tls_for_bind
+            .unwrap_or(self.tls.is_some())
+    }
 }
 
 /// RFC 4511 §4.4.1: the unsolicited notice sent before the server drops a
 /// connection it cannot go on with.
 const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
+/// RFC 4511 §4.14: StartTLS.
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 
-/// Serves LDAP on `listener` until `shutdown` turns true.
+/// Serves LDAP on `listener` until `shutdown` turns true; with `implicit`,
+/// every connection starts with a TLS handshake (LDAPS).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<LdapState>,
+    implicit: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    while let Some((stream, peer)) = crate::net::accept(&listener, &mut shutdown, "LDAP").await {
+    let what = if implicit { "LDAPS" } else { "LDAP" };
+    while let Some((stream, peer)) = crate::net::accept(&listener, &mut shutdown, what).await {
         let state = state.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            tracing::debug!(%peer, "LDAP connection opened");
-            connection(stream, peer, state, stop).await;
-            tracing::debug!(%peer, "LDAP connection closed");
+            tracing::debug!(%peer, what, "connection opened");
+            connection(stream, peer, state, implicit, stop).await;
+            tracing::debug!(%peer, what, "connection closed");
         });
     }
 }
 
+/// How a connection's message loop ended.
+enum Ending<S> {
+    Closed,
+    /// The client asked for TLS and was told yes: the handshake follows on
+    /// this stream.
+    StartTls(Framed<S, LdapCodec>),
+}
+
 async fn connection(
     stream: TcpStream,
-    peer: std::net::SocketAddr,
+    peer: SocketAddr,
     state: Arc<LdapState>,
-    mut stop: watch::Receiver<bool>,
+    implicit: bool,
+    stop: watch::Receiver<bool>,
 ) {
+    let mut session = Session::new(state.clone(), Some(peer.ip().to_string()));
+    let handshake = |stream: TcpStream| {
+        let acceptor = state.tls.clone();
+        let timeout = state.config.idle_timeout;
+        async move {
+            let acceptor = acceptor?;
+            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => Some(tls),
+                Ok(Err(e)) => {
+                    tracing::info!(error = %e, %peer, "TLS handshake failed");
+                    None
+                }
+                Err(_) => None,
+            }
+        }
+    };
+    if implicit {
+        if let Some(tls) = handshake(stream).await {
+            session.secure = true;
+            messages(tls, &state, &mut session, stop).await;
+        }
+        return;
+    }
+    if let Ending::StartTls(framed) = messages(stream, &state, &mut session, stop.clone()).await {
+        let parts = framed.into_parts();
+        // RFC 4511 §4.14.1: nothing may follow the request before the
+        // response; bytes already read would be plaintext smuggled past it.
+        if !parts.read_buf.is_empty() {
+            tracing::info!(%peer, "closing: data followed a StartTLS request");
+            return;
+        }
+        if let Some(tls) = handshake(parts.io).await {
+            session.secure = true;
+            messages(tls, &state, &mut session, stop).await;
+        }
+    }
+}
+
+/// Reads and answers requests until the client leaves, the connection is
+/// idle too long, the server stops, or StartTLS begins.
+async fn messages<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    state: &LdapState,
+    session: &mut Session,
+    mut stop: watch::Receiver<bool>,
+) -> Ending<S> {
     let idle = state.config.idle_timeout;
     let mut framed = Framed::new(
         stream,
         LdapCodec::new(Some(state.config.max_pdu_bytes), None),
     );
-    let mut session = Session::new(state, Some(peer.ip().to_string()));
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(idle, framed.next()) => next,
-            _ = stop.changed() => break,
+            _ = stop.changed() => return Ending::Closed,
         };
         let msg = match next {
             Err(_) => {
@@ -76,9 +149,9 @@ async fn connection(
                 let _ = framed
                     .send(notice(LdapResultCode::Unavailable, "idle timeout"))
                     .await;
-                break;
+                return Ending::Closed;
             }
-            Ok(None) => break,
+            Ok(None) => return Ending::Closed,
             Ok(Some(Err(e))) => {
                 // Malformed or oversized PDU: the message id is lost, so the
                 // connection cannot be answered in step; tell it and close.
@@ -89,7 +162,7 @@ async fn connection(
                         "malformed or oversized request",
                     ))
                     .await;
-                break;
+                return Ending::Closed;
             }
             Ok(Some(Ok(msg))) => msg,
         };
@@ -97,14 +170,33 @@ async fn connection(
             Outcome::Reply(msgs) => {
                 for m in msgs {
                     if framed.feed(m).await.is_err() {
-                        return;
+                        return Ending::Closed;
                     }
                 }
                 if framed.flush().await.is_err() {
-                    return;
+                    return Ending::Closed;
                 }
             }
-            Outcome::Close => break,
+            Outcome::StartTls(id) => {
+                let yes = LdapMsg::new(
+                    id,
+                    LdapOp::ExtendedResponse(LdapExtendedResponse {
+                        res: LdapResult {
+                            code: LdapResultCode::Success,
+                            matcheddn: String::new(),
+                            message: String::new(),
+                            referral: Vec::new(),
+                        },
+                        name: Some(OID_STARTTLS.to_string()),
+                        value: None,
+                    }),
+                );
+                if framed.send(yes).await.is_err() {
+                    return Ending::Closed;
+                }
+                return Ending::StartTls(framed);
+            }
+            Outcome::Close => return Ending::Closed,
         }
     }
 }

@@ -174,7 +174,7 @@ impl Session {
         let tree = self.tree().clone();
         let sel = Selection::new(&req.attrs, req.typesonly);
         if req.base.is_empty() && req.scope == LdapSearchScope::Base {
-            let attrs = entries::root_dse_attrs(&tree);
+            let attrs = entries::root_dse_attrs(&tree, self.state.tls.is_some());
             let mut out = Vec::new();
             if filter::matches_static(&req.filter, &entries::as_pairs(&attrs)) {
                 let sel = if req.attrs.is_empty() {

@@ -25,6 +25,8 @@ use crate::directory::{Actor, DirectoryError, Filter, Op, Protocol, Query, User,
 pub enum Outcome {
     /// Send these messages (possibly none) and read on.
     Reply(Vec<LdapMsg>),
+    /// Say yes to StartTLS (message id given), then negotiate TLS.
+    StartTls(i32),
     /// Close the connection.
     Close,
 }
@@ -56,6 +58,8 @@ pub struct Session {
     client: Option<String>,
     /// Paged searches in progress.
     pub(super) paged: Vec<Paged>,
+    /// Whether the connection runs over TLS (LDAPS, or after StartTLS).
+    pub secure: bool,
 }
 
 pub(super) fn result(code: LdapResultCode, matched: &str, message: &str) -> LdapResult {
@@ -91,6 +95,7 @@ impl Session {
             bound: None,
             client,
             paged: Vec::new(),
+            secure: false,
         }
     }
 
@@ -152,6 +157,7 @@ impl Session {
             LdapOp::CompareRequest(req) => {
                 reply(id, LdapOp::CompareResult(self.compare(&req).await))
             }
+            LdapOp::ExtendedRequest(req) if req.name == super::OID_STARTTLS => self.start_tls(id),
             LdapOp::ExtendedRequest(req) => {
                 reply(id, LdapOp::ExtendedResponse(self.extended(&req).await))
             }
@@ -196,6 +202,36 @@ impl Session {
         Ok(allows("uid").then(|| name.to_string()))
     }
 
+    /// StartTLS (RFC 4511 §4.14): yes once, when a certificate is set.
+    fn start_tls(&mut self, id: i32) -> Outcome {
+        let refuse = |code, message: &str| {
+            reply(
+                id,
+                LdapOp::ExtendedResponse(LdapExtendedResponse {
+                    res: result(code, "", message),
+                    name: Some(super::OID_STARTTLS.to_string()),
+                    value: None,
+                }),
+            )
+        };
+        if self.secure {
+            return refuse(
+                LdapResultCode::OperationsError,
+                "TLS is already established on this connection",
+            );
+        }
+        if self.state.tls.is_none() {
+            return refuse(
+                LdapResultCode::Unavailable,
+                "StartTLS is not available: the server has no certificate (tls.cert)",
+            );
+        }
+        // Nothing of the plaintext session outlives the upgrade but the
+        // bind, which stays.
+        self.paged.clear();
+        Outcome::StartTls(id)
+    }
+
     async fn bind(&mut self, req: LdapBindRequest) -> LdapResult {
         self.bound = None;
         self.paged.clear();
@@ -218,6 +254,13 @@ impl Session {
         };
         if req.dn.is_empty() && password.is_empty() {
             return result(LdapResultCode::Success, "", "");
+        }
+        if !self.secure && self.state.binds_need_tls() {
+            return result(
+                LdapResultCode::ConfidentialityRequired,
+                "",
+                "simple binds need TLS here: use LDAPS or StartTLS first",
+            );
         }
         if password.is_empty() {
             // RFC 4513 §5.1.2: an unauthenticated bind must not succeed.
