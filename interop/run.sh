@@ -133,4 +133,8 @@ tail -n 1 "$work/tester.txt"
 check "scim2-tester: no failed and no skipped check" "0" "$tester_rc"
 
 echo "interop: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+
+# The LDAP clients over TLS, application flows and nslcd, on a server of their own.
+ROSTER_BIN="$bin" bash "$here/clients.sh"
+clients_rc=$?
+[ "$failed" -eq 0 ] && [ "$clients_rc" -eq 0 ]

@@ -35,6 +35,8 @@ enum Rules {
     ObjectIdentifier,
     Uuid,
     Octets,
+    /// A schema description (RFC 4517 §3.3), with its syntax OID.
+    Description(&'static str),
 }
 
 /// One attribute type: OID, names, rules, syntax, and flags.
@@ -63,6 +65,17 @@ const fn op(oid: &'static str, names: &'static [&'static str], rules: Rules) -> 
         names,
         rules,
         single: true,
+        operational: true,
+    }
+}
+
+/// A multi-valued operational attribute type.
+const fn opm(oid: &'static str, names: &'static [&'static str], rules: Rules) -> Type {
+    Type {
+        oid,
+        names,
+        rules,
+        single: false,
         operational: true,
     }
 }
@@ -193,6 +206,81 @@ const TYPES: &[Type] = &[
         &["pwdChangedTime"],
         Rules::Time,
     ),
+    // The subschema's own attributes (RFC 4512 §4.2), which clients such as
+    // python ldap3 ask for by name and check against this list.
+    opm(
+        "2.5.21.5",
+        &["attributeTypes"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.3"),
+    ),
+    opm(
+        "2.5.21.6",
+        &["objectClasses"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.37"),
+    ),
+    opm(
+        "2.5.21.4",
+        &["matchingRules"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.30"),
+    ),
+    opm(
+        "2.5.21.8",
+        &["matchingRuleUse"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.31"),
+    ),
+    opm(
+        "1.3.6.1.4.1.1466.101.120.16",
+        &["ldapSyntaxes"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.54"),
+    ),
+    opm(
+        "2.5.21.2",
+        &["dITContentRules"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.16"),
+    ),
+    opm(
+        "2.5.21.1",
+        &["dITStructureRules"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.17"),
+    ),
+    opm(
+        "2.5.21.7",
+        &["nameForms"],
+        Rules::Description("1.3.6.1.4.1.1466.115.121.1.35"),
+    ),
+    // The rootDSE's (RFC 4512 §5.1, RFC 3045).
+    opm(
+        "1.3.6.1.4.1.1466.101.120.5",
+        &["namingContexts"],
+        Rules::DistinguishedName,
+    ),
+    opm(
+        "1.3.6.1.4.1.1466.101.120.6",
+        &["altServer"],
+        Rules::CaseIgnoreIa5,
+    ),
+    opm(
+        "1.3.6.1.4.1.1466.101.120.7",
+        &["supportedExtension"],
+        Rules::ObjectIdentifier,
+    ),
+    opm(
+        "1.3.6.1.4.1.1466.101.120.13",
+        &["supportedControl"],
+        Rules::ObjectIdentifier,
+    ),
+    opm(
+        "1.3.6.1.4.1.1466.101.120.14",
+        &["supportedSASLMechanisms"],
+        Rules::CaseIgnore,
+    ),
+    opm(
+        "1.3.6.1.4.1.1466.101.120.15",
+        &["supportedLDAPVersion"],
+        Rules::Integer,
+    ),
+    op("1.3.6.1.1.4", &["vendorName"], Rules::CaseIgnore),
+    op("1.3.6.1.1.5", &["vendorVersion"], Rules::CaseIgnore),
 ];
 
 /// An object class: OID, name, kind, superior, required and allowed types.
@@ -363,6 +451,7 @@ fn attribute_type(t: &Type) -> String {
         Rules::ObjectIdentifier => ("objectIdentifierMatch", None, None, OID),
         Rules::Uuid => ("uuidMatch", Some("uuidOrderingMatch"), None, UUID),
         Rules::Octets => ("octetStringMatch", None, None, OCTET_STRING),
+        Rules::Description(syntax) => ("objectIdentifierFirstComponentMatch", None, None, syntax),
     };
     let mut d = format!("( {} NAME {} EQUALITY {equality}", t.oid, names(t.names));
     if let Some(o) = ordering {

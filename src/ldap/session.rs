@@ -144,7 +144,9 @@ impl Session {
         };
         match msg.op {
             LdapOp::BindRequest(req) => {
+                let dn = req.dn.clone();
                 let res = self.bind(req).await;
+                tracing::debug!(%dn, code = ?res.code, secure = self.secure, "bind");
                 reply(
                     id,
                     LdapOp::BindResponse(LdapBindResponse {
