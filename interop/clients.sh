@@ -44,24 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() { # check NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        echo "ok   $1"; passed=$((passed + 1))
-    else
-        echo "FAIL $1"; echo "     expected: $2"; echo "     actual:   $3"; failed=$((failed + 1))
-    fi
-}
-contains() { # contains NAME NEEDLE HAYSTACK
-    if grep -qF -- "$2" <<<"$3"; then
-        echo "ok   $1"; passed=$((passed + 1))
-    else
-        echo "FAIL $1"; echo "     expected to find: $2"; echo "     in: $3"; failed=$((failed + 1))
-    fi
-}
+source "$here/checks.sh"
 skip() { echo "SKIPPED $1"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 "$bin" cert dev --out "$work/certs" >/dev/null || exit 1
 export LDAPTLS_CACERT="$work/certs/ca.pem"

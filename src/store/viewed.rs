@@ -25,7 +25,7 @@ use crate::directory::{
 };
 
 /// How far below the newest event id seen the poll looks again.
-const LOOKBACK: i64 = 1000;
+const LOOKBACK: i64 = 100;
 
 pub struct ViewedStore {
     sql: SqlStore,
