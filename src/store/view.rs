@@ -964,21 +964,9 @@ impl Inner {
     fn user_slots(&self, query: &Query<User>) -> Vec<Slot> {
         let item = |def: &'static AttrDef<User>, op: Op, text: &str| -> Option<Vec<Slot>> {
             match def.storage {
-                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
-                    Uuid::parse_str(text)
-                        .ok()
-                        .and_then(|id| self.users.slot(&id))
-                        .into_iter()
-                        .collect(),
-                ),
-                Storage::Column(_) if def.key == "userName" => {
-                    lookup_names(&self.users.by_name, op, text)
+                Storage::Column(_) | Storage::Index => {
+                    column_lookup(&self.users, &self.user_values, "userName", def, op, text)
                 }
-                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
-                Storage::Column(_) | Storage::Index => match self.user_values.get(def.key) {
-                    Some(index) => lookup(index, op, text),
-                    None => lookup(&ValueIndex::new(), op, text),
-                },
                 Storage::MemberOfId if op == Op::Eq => {
                     let id = Uuid::parse_str(text).ok();
                     let slot = id.and_then(|id| self.groups.slot(&id));
@@ -1023,21 +1011,14 @@ impl Inner {
                     .unwrap_or_default()
             };
             match def.storage {
-                Storage::Column(_) if def.key == "id" && op == Op::Eq => Some(
-                    Uuid::parse_str(text)
-                        .ok()
-                        .and_then(|id| self.groups.slot(&id))
-                        .into_iter()
-                        .collect(),
+                Storage::Column(_) => column_lookup(
+                    &self.groups,
+                    &self.group_values,
+                    "displayName",
+                    def,
+                    op,
+                    text,
                 ),
-                Storage::Column(_) if def.key == "displayName" => {
-                    lookup_names(&self.groups.by_name, op, text)
-                }
-                Storage::Column(_) if UNINDEXED_COLUMNS.contains(&def.key) => None,
-                Storage::Column(_) => match self.group_values.get(def.key) {
-                    Some(index) => lookup(index, op, text),
-                    None => lookup(&ValueIndex::new(), op, text),
-                },
                 Storage::MemberId if op == Op::Eq => Some(containing(Uuid::parse_str(text).ok())),
                 Storage::MemberUserName if op == Op::Eq => {
                     let user = self.users.by_name.get(text).copied();
@@ -1076,6 +1057,38 @@ impl Inner {
                 })
             },
         )
+    }
+}
+
+/// What a table's own indexes say of `def op text`: the id map for `id`,
+/// the name map for the table's name attribute, the value indexes for the
+/// rest (`None` for what they do not index).
+fn column_lookup<T, U>(
+    table: &Table<T>,
+    values: &HashMap<&'static str, ValueIndex>,
+    name_key: &str,
+    def: &'static AttrDef<U>,
+    op: Op,
+    text: &str,
+) -> Option<Vec<Slot>> {
+    if def.key == "id" {
+        return (op == Op::Eq).then(|| {
+            Uuid::parse_str(text)
+                .ok()
+                .and_then(|id| table.slot(&id))
+                .into_iter()
+                .collect()
+        });
+    }
+    if def.key == name_key {
+        return lookup_names(&table.by_name, op, text);
+    }
+    if matches!(def.storage, Storage::Column(_)) && UNINDEXED_COLUMNS.contains(&def.key) {
+        return None;
+    }
+    match values.get(def.key) {
+        Some(index) => lookup(index, op, text),
+        None => lookup(&ValueIndex::new(), op, text),
     }
 }
 
