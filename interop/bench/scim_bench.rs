@@ -183,6 +183,18 @@ async fn main() {
         return;
     }
     let (url, token) = (args[1].clone(), args[2].clone());
+    if std::env::var("ONLY_PAGING").is_ok() {
+        // Page through a store loaded before (for looking at paging alone).
+        let http = reqwest::Client::new();
+        let c = Client {
+            http,
+            base: url,
+            token,
+        };
+        let (_, first) = c.send(reqwest::Method::GET, "/Users?count=0", None).await;
+        paging(&c, first["totalResults"].as_u64().unwrap_or(0) as usize).await;
+        return;
+    }
     let n_users: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let n_groups: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let http = reqwest::Client::builder()
@@ -414,9 +426,13 @@ async fn main() {
         }
     }
 
-    // ---- paging through every user, 100 at a time ----
+    paging(&c, ids.len()).await;
+}
+
+/// Pages through every user, 100 at a time, and prints how the pages' times
+/// compare with the first's.
+async fn paging(c: &Client, total: usize) {
     let mut pages = Vec::new();
-    let total = ids.len();
     let all = Instant::now();
     let mut start = 1;
     loop {
@@ -451,5 +467,20 @@ async fn main() {
         ms(slowest),
         slowest.as_secs_f64() / first.as_secs_f64(),
         ms(*pages.last().unwrap()),
+    );
+    // Whether pages get slower the deeper they are: the median page time of
+    // each tenth of the walk, first tenth to last.
+    let tenth = pages.len().div_ceil(10).max(1);
+    let medians: Vec<String> = pages
+        .chunks(tenth)
+        .map(|chunk| {
+            let mut c = chunk.to_vec();
+            c.sort();
+            format!("{:.2}", ms(c[c.len() / 2]))
+        })
+        .collect();
+    println!(
+        "median page time by tenth of the walk (ms): {}",
+        medians.join(" ")
     );
 }
