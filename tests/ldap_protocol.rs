@@ -371,3 +371,45 @@ async fn slow_http_headers_are_cut_off() {
         .unwrap();
     assert_eq!(resp.status(), reqwest::StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_request_with_a_message_id_gets_protocol_error_and_the_connection_goes_on() {
+    let t = start().await;
+    let mut conn = TcpStream::connect(t.server.ldap_addr).await.unwrap();
+    // bindRequest, message id 7, whose version is an OCTET STRING: well-formed
+    // BER, not a valid request.
+    let invalid = [
+        0x30, 0x0c, 0x02, 0x01, 0x07, 0x60, 0x07, 0x04, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ];
+    conn.write_all(&invalid).await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    // LDAPMessage { 7, bindResponse [APPLICATION 1] { resultCode 2 (protocolError) … } }
+    assert_eq!(&buf[2..5], &[0x02, 0x01, 0x07], "{:02x?}", &buf[..n]);
+    assert_eq!(buf[5], 0x61, "a bindResponse: {:02x?}", &buf[..n]);
+    assert_eq!(
+        &buf[7..10],
+        &[0x0a, 0x01, 0x02],
+        "protocolError: {:02x?}",
+        &buf[..n]
+    );
+    // The same connection still answers: an anonymous bind, message id 8.
+    let valid = [
+        0x30, 0x0c, 0x02, 0x01, 0x08, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ];
+    conn.write_all(&valid).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert_eq!(&buf[2..5], &[0x02, 0x01, 0x08], "{:02x?}", &buf[..n]);
+    assert_eq!(
+        &buf[7..10],
+        &[0x0a, 0x01, 0x00],
+        "success: {:02x?}",
+        &buf[..n]
+    );
+}

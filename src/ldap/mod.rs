@@ -2,6 +2,7 @@
 //! framing by `ldap3_proto`, and a [`session::Session`] per connection that
 //! translates requests into calls on the [`Directory`].
 
+mod codec;
 mod controls;
 pub mod dn;
 mod entries;
@@ -16,7 +17,6 @@ use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::proto::{LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode};
-use ldap3_proto::LdapCodec;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -25,6 +25,7 @@ use tokio_util::codec::Framed;
 
 use crate::config::LdapConfig;
 use crate::directory::Directory;
+use codec::{Codec, Frame};
 use session::{Outcome, Session};
 use tree::Tree;
 
@@ -77,7 +78,7 @@ enum Ending<S> {
     Closed,
     /// The client asked for TLS and was told yes: the handshake follows on
     /// this stream.
-    StartTls(Framed<S, LdapCodec>),
+    StartTls(Framed<S, Codec>),
 }
 
 async fn connection(
@@ -134,10 +135,7 @@ async fn messages<S: AsyncRead + AsyncWrite + Unpin>(
     mut stop: watch::Receiver<bool>,
 ) -> Ending<S> {
     let idle = state.config.idle_timeout;
-    let mut framed = Framed::new(
-        stream,
-        LdapCodec::new(Some(state.config.max_pdu_bytes), None),
-    );
+    let mut framed = Framed::new(stream, Codec::new(state.config.max_pdu_bytes));
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(idle, framed.next()) => next,
@@ -152,6 +150,27 @@ async fn messages<S: AsyncRead + AsyncWrite + Unpin>(
                 return Ending::Closed;
             }
             Ok(None) => return Ending::Closed,
+            Ok(Some(Ok(Frame::Invalid { msgid, op }))) => {
+                // Valid BER, not a valid request: answer it and go on.
+                tracing::info!(
+                    msgid,
+                    "answering an invalid LDAP request with protocolError"
+                );
+                let Some(answer) = codec::protocol_error(msgid, op) else {
+                    // Not an operation that can be answered in kind.
+                    let _ = framed
+                        .send(notice(
+                            LdapResultCode::ProtocolError,
+                            "unrecognised request",
+                        ))
+                        .await;
+                    return Ending::Closed;
+                };
+                if framed.send(answer).await.is_err() {
+                    return Ending::Closed;
+                }
+                continue;
+            }
             Ok(Some(Err(e))) => {
                 // Malformed or oversized PDU: the message id is lost, so the
                 // connection cannot be answered in step; tell it and close.
@@ -164,7 +183,7 @@ async fn messages<S: AsyncRead + AsyncWrite + Unpin>(
                     .await;
                 return Ending::Closed;
             }
-            Ok(Some(Ok(msg))) => msg,
+            Ok(Some(Ok(Frame::Request(msg)))) => msg,
         };
         match session.handle(msg).await {
             Outcome::Reply(msgs) => {
