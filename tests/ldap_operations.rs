@@ -685,3 +685,55 @@ async fn nested_groups_resolve_for_member_of_and_the_in_chain_rule() {
         .await
         .is_empty());
 }
+
+/// The operational attributes of the one entry a filter finds.
+async fn operational(
+    ldap: &mut ldap3::Ldap,
+    filter: &str,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let (found, _) = ldap
+        .search(BASE_DN, Scope::Subtree, filter, vec!["+"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    SearchEntry::construct(found[0].clone()).attrs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operational_attributes_say_who_and_when() {
+    let t = start().await;
+    let svc = t
+        .create_user("svc", Some("S3rvice-pass!"), "svc@example.com")
+        .await;
+    t.make_readers(&[&svc]).await;
+    t.create_user("nopass", None, "nopass@example.com").await;
+    let mut ldap = t.ldap_as("svc", "S3rvice-pass!").await;
+    let svc_entry = operational(&mut ldap, "(uid=svc)").await;
+    // The test server's token is the bootstrap administrator token.
+    assert_eq!(
+        svc_entry["creatorsName"],
+        ["cn=token:bootstrap-admin,cn=scim"]
+    );
+    assert_eq!(
+        svc_entry["modifiersName"],
+        ["cn=token:bootstrap-admin,cn=scim"]
+    );
+    let changed = &svc_entry["pwdChangedTime"][0];
+    assert!(changed.ends_with('Z') && changed.len() >= 15, "{changed}");
+    assert!(!operational(&mut ldap, "(uid=nopass)")
+        .await
+        .contains_key("pwdChangedTime"));
+    let group = operational(&mut ldap, "(cn=ldap-readers)").await;
+    assert_eq!(group["creatorsName"], ["cn=token:bootstrap-admin,cn=scim"]);
+    // Operational attributes stay out of a plain `*` search.
+    let (found, _) = ldap
+        .search(BASE_DN, Scope::Subtree, "(uid=svc)", vec!["*"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert!(!SearchEntry::construct(found[0].clone())
+        .attrs
+        .contains_key("creatorsName"));
+}

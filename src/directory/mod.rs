@@ -212,8 +212,11 @@ impl Directory {
                 created: now,
                 modified: now,
                 version: 1,
+                created_by: actor.reference(),
+                modified_by: actor.reference(),
             },
             groups: Vec::new(),
+            password_changed: hash.map(|_| now),
         };
         let mut changed = vec!["userName".to_string()];
         if hash.is_some() {
@@ -295,8 +298,10 @@ impl Directory {
             meta: Meta {
                 modified: now,
                 version: current.meta.version + 1,
+                modified_by: actor.reference(),
                 ..current.meta
             },
+            password_changed: hash.as_ref().map(|_| now).or(current.password_changed),
             ..current
         };
         let event = AuditEvent::new(
@@ -521,6 +526,8 @@ impl Directory {
                 created: now,
                 modified: now,
                 version: 1,
+                created_by: actor.reference(),
+                modified_by: actor.reference(),
             },
         };
         let mut changed = vec!["displayName".to_string()];
@@ -582,6 +589,7 @@ impl Directory {
             meta: Meta {
                 modified: now,
                 version: current.meta.version + 1,
+                modified_by: actor.reference(),
                 ..current.meta
             },
         };

@@ -41,6 +41,10 @@ pub struct Meta {
     pub modified: Timestamp,
     /// Increases by one with every change; the basis of ETags.
     pub version: i64,
+    /// Who created the record, as [`Actor::reference`] (empty if unknown).
+    pub created_by: String,
+    /// Who changed it last, likewise.
+    pub modified_by: String,
 }
 
 /// The enterprise user extension (RFC 7643 §4.3).
@@ -205,6 +209,8 @@ pub struct User {
     /// Groups the user is a member of, directly or through nested groups,
     /// ordered by name.
     pub groups: Vec<GroupRef>,
+    /// When the password was last set, if the user has one.
+    pub password_changed: Option<Timestamp>,
 }
 
 impl User {
@@ -306,6 +312,13 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// How the actor is recorded on the records it creates and changes:
+    /// `protocol:name`, e.g. `scim:okta-provisioning`,
+    /// `ldap:uid=root,ou=people,dc=example,dc=com`.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.protocol.as_str(), self.name)
+    }
+
     pub fn new(name: impl Into<String>, protocol: Protocol, client: Option<String>) -> Actor {
         Actor {
             name: name.into(),

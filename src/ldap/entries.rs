@@ -3,11 +3,12 @@
 
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 
+use super::dn::Dn;
 use super::schema::SUBSCHEMA_DN;
 use super::tree::Tree;
 use crate::config::PosixConfig;
 use crate::directory::attributes::{Storage, GROUP_ATTRS, USER_ATTRS};
-use crate::directory::{Group, MemberKind, User};
+use crate::directory::{Group, MemberKind, Meta, User};
 
 pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "inetOrgPerson"];
 /// Groups are served both ways (RFC 2307bis style) so that applications
@@ -153,6 +154,27 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// `creatorsName` and `modifiersName` (RFC 4512 §3.4): the bind DN of an
+/// LDAP actor, `cn=NAME,cn=PROTOCOL` for the others (a SCIM token's name,
+/// an operator's login at the command line).
+fn actors(b: &mut Builder<'_>, meta: &Meta) {
+    b.add(&["creatorsName"], || {
+        actor_dn(&meta.created_by).into_iter().collect()
+    });
+    b.add(&["modifiersName"], || {
+        actor_dn(&meta.modified_by).into_iter().collect()
+    });
+}
+
+fn actor_dn(reference: &str) -> Option<String> {
+    let (protocol, name) = reference.split_once(':')?;
+    if protocol == "ldap" && Dn::parse(name).is_ok() {
+        return Some(name.to_string());
+    }
+    let parent = Dn::parse(&format!("cn={protocol}")).ok()?;
+    Some(Dn::child("cn", name, &parent).to_string())
+}
+
 /// A user as an `inetOrgPerson` entry, and a `posixAccount` when POSIX is
 /// served and the user has a uidNumber (home, shell and GECOS then have
 /// their configured defaults).
@@ -208,6 +230,13 @@ pub fn user_entry(
             _ => (def.values)(user),
         });
     }
+    b.add(&["pwdChangedTime"], || {
+        user.password_changed
+            .iter()
+            .map(|t| t.generalized())
+            .collect()
+    });
+    actors(&mut b, &user.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);
     b.add(&["hasSubordinates"], || vec!["FALSE".into()]);
@@ -250,6 +279,7 @@ pub fn group_entry(
             _ => (def.values)(group),
         });
     }
+    actors(&mut b, &group.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);
     b.add(&["hasSubordinates"], || vec!["FALSE".into()]);

@@ -157,14 +157,19 @@ const GROUP_KIND: Kind<Group> = Kind {
     read: group_from_row,
 };
 
-const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version";
-const GROUP_COLUMNS: &str = "g.id, g.doc, g.created_at, g.modified_at, g.version";
+const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version, \
+     COALESCE(u.created_by, '') AS created_by, COALESCE(u.modified_by, '') AS modified_by, \
+     (SELECT c.changed_at FROM credentials c WHERE c.user_id = u.id) AS password_changed_at";
+const GROUP_COLUMNS: &str = "g.id, g.doc, g.created_at, g.modified_at, g.version, \
+     COALESCE(g.created_by, '') AS created_by, COALESCE(g.modified_by, '') AS modified_by";
 
 fn meta(row: &AnyRow) -> Result<Meta, StoreError> {
     Ok(Meta {
         created: Timestamp(row.try_get("created_at").map_err(backend)?),
         modified: Timestamp(row.try_get("modified_at").map_err(backend)?),
         version: row.try_get("version").map_err(backend)?,
+        created_by: row.try_get("created_by").map_err(backend)?,
+        modified_by: row.try_get("modified_by").map_err(backend)?,
     })
 }
 
@@ -178,6 +183,10 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         status: Status::parse(&status).ok_or_else(|| bad_row("status", &status))?,
         meta: meta(row)?,
         groups: Vec::new(),
+        password_changed: row
+            .try_get::<Option<i64>, _>("password_changed_at")
+            .map_err(backend)?
+            .map(Timestamp),
     })
 }
 
@@ -659,8 +668,8 @@ impl Store for SqlStore {
         let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
-            "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version, uid_number) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version, uid_number, created_by, modified_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(user.id.to_string())
         .bind(&user.attrs.user_name)
@@ -673,6 +682,8 @@ impl Store for SqlStore {
         .bind(user.meta.modified.0)
         .bind(user.meta.version)
         .bind(user.attrs.posix.uid_number)
+        .bind(&user.meta.created_by)
+        .bind(&user.meta.modified_by)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -697,7 +708,7 @@ impl Store for SqlStore {
         self.run_write(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE users SET user_name = $1, user_name_lc = $2, display_name = $3, external_id = $4, status = $5, \
-             doc = $6, modified_at = $7, version = $8, uid_number = $11 WHERE id = $9 AND version = $10",
+             doc = $6, modified_at = $7, version = $8, uid_number = $11, modified_by = $12 WHERE id = $9 AND version = $10",
         )
         .bind(&user.attrs.user_name)
         .bind(user.attrs.user_name.to_lowercase())
@@ -710,6 +721,7 @@ impl Store for SqlStore {
         .bind(user.id.to_string())
         .bind(expected_version)
         .bind(user.attrs.posix.uid_number)
+        .bind(&user.meta.modified_by)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -860,8 +872,8 @@ impl Store for SqlStore {
         let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
-            "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version, gid_number) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO groups (id, display_name, display_name_lc, external_id, doc, created_at, modified_at, version, gid_number, created_by, modified_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(group.id.to_string())
         .bind(&group.attrs.display_name)
@@ -872,6 +884,8 @@ impl Store for SqlStore {
         .bind(group.meta.modified.0)
         .bind(group.meta.version)
         .bind(group.attrs.gid_number)
+        .bind(&group.meta.created_by)
+        .bind(&group.meta.modified_by)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -894,7 +908,7 @@ impl Store for SqlStore {
         self.run_write(job(move |conn| Box::pin(async move {
         let done = sqlx::query(
             "UPDATE groups SET display_name = $1, display_name_lc = $2, external_id = $3, doc = $4, \
-             modified_at = $5, version = $6, gid_number = $9 WHERE id = $7 AND version = $8",
+             modified_at = $5, version = $6, gid_number = $9, modified_by = $10 WHERE id = $7 AND version = $8",
         )
         .bind(&group.attrs.display_name)
         .bind(group.attrs.display_name.to_lowercase())
@@ -905,6 +919,7 @@ impl Store for SqlStore {
         .bind(group.id.to_string())
         .bind(expected_version)
         .bind(group.attrs.gid_number)
+        .bind(&group.meta.modified_by)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -942,10 +957,11 @@ impl Store for SqlStore {
             .run(job(move |conn| {
                 Box::pin(async move {
                     let row = sqlx::query(
-                        "UPDATE groups SET modified_at = $1, version = version + 1 WHERE id = $2 RETURNING version",
+                        "UPDATE groups SET modified_at = $1, version = version + 1, modified_by = $3 WHERE id = $2 RETURNING version",
                     )
                     .bind(modified.0)
                     .bind(group_id.to_string())
+                    .bind(format!("{}:{}", event.protocol, event.actor))
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(backend)?;

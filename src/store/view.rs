@@ -808,6 +808,7 @@ impl View {
         remove: &[Uuid],
         modified: Timestamp,
         version: i64,
+        by: &str,
     ) {
         let mut inner = self.write();
         let Some(slot) = inner.groups.slot(&group) else {
@@ -822,6 +823,7 @@ impl View {
         let mut updated = (*current).clone();
         updated.meta.modified = modified;
         updated.meta.version = version;
+        updated.meta.modified_by = by.to_string();
         inner.groups.records[slot as usize] = Some(Arc::new(updated));
         // Only the named members change, as in the database.
         let inner = &mut *inner;
@@ -850,6 +852,19 @@ impl View {
                 }
                 rows.push(m);
             }
+        }
+    }
+
+    /// Records that a user's password was set at `at`.
+    pub fn password_set(&self, id: &Uuid, at: Timestamp) {
+        let mut inner = self.write();
+        let Some(slot) = inner.users.slot(id) else {
+            return;
+        };
+        if let Some(current) = inner.users.get(slot).cloned() {
+            let mut updated = (*current).clone();
+            updated.password_changed = Some(at);
+            inner.users.records[slot as usize] = Some(Arc::new(updated));
         }
     }
 

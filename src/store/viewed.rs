@@ -181,7 +181,9 @@ impl Store for ViewedStore {
         at: Timestamp,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        self.sql.set_password(id, hash, at, event).await
+        self.sql.set_password(id, hash, at, event).await?;
+        self.view.password_set(&id, at);
+        Ok(())
     }
 
     async fn rehash_password(
@@ -241,8 +243,9 @@ impl Store for ViewedStore {
             .sql
             .modify_members(group_id, add, remove, modified, event)
             .await?;
+        let by = format!("{}:{}", event.protocol, event.actor);
         self.view
-            .modify_members(group_id, add, remove, modified, version);
+            .modify_members(group_id, add, remove, modified, version, &by);
         Ok(version)
     }
 
