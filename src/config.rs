@@ -82,6 +82,11 @@ impl Default for PosixConfig {
 }
 
 impl PosixConfig {
+    /// The home directory served for a user who has none of their own.
+    pub fn home_of(&self, user_name: &str) -> String {
+        self.home.replace("{uid}", user_name)
+    }
+
     /// A `first-last` range, checked.
     pub fn range(text: &str) -> Result<(i64, i64), String> {
         let (a, b) = text

@@ -403,7 +403,7 @@ impl Directory {
             &user.attrs.user_name,
             vec!["password".into()],
         );
-        if let Err(e) = self.store.rehash_password(user.id, &hash, &event).await {
+        if let Err(e) = self.store.set_password(user.id, &hash, None, &event).await {
             tracing::warn!(error = %e, "could not store a rehashed password");
         }
     }
@@ -429,7 +429,9 @@ impl Directory {
             &user.attrs.user_name,
             vec!["password".into()],
         );
-        self.store.set_password(id, &hash, now, &event).await?;
+        self.store
+            .set_password(id, &hash, Some(now), &event)
+            .await?;
         Ok(())
     }
 

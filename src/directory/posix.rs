@@ -80,9 +80,4 @@ impl Allocator {
         block.0 += 1;
         Ok(n)
     }
-
-    /// A user's home directory when it has none of its own.
-    pub fn home(&self, user_name: &str) -> String {
-        self.config.home.replace("{uid}", user_name)
-    }
 }

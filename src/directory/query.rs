@@ -283,7 +283,13 @@ impl<T: 'static> Filter<T> {
     }
 }
 
-fn substring_matches(v: &str, initial: Option<&str>, any: &[String], last: Option<&str>) -> bool {
+/// Whether `v` matches `initial*any*…*last` (all already normalised).
+pub fn substring_matches(
+    v: &str,
+    initial: Option<&str>,
+    any: &[String],
+    last: Option<&str>,
+) -> bool {
     let mut rest = v;
     if let Some(i) = initial {
         match rest.strip_prefix(i) {

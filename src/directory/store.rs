@@ -46,21 +46,14 @@ pub trait Store: Send + Sync {
     /// The stored password hash of a user, if one is set.
     async fn password_hash(&self, id: Uuid) -> Result<Option<String>, StoreError>;
 
-    /// Sets a user's password hash, changed at `at`.
+    /// Stores a user's password hash: a new password changed at `changed`,
+    /// or (`None`) a new hash of the same password, whose time of change
+    /// stays.
     async fn set_password(
         &self,
         id: Uuid,
         hash: &str,
-        at: Timestamp,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError>;
-
-    /// Replaces a user's password hash with a new hash of the same password
-    /// (the time it was changed stays).
-    async fn rehash_password(
-        &self,
-        id: Uuid,
-        hash: &str,
+        changed: Option<Timestamp>,
         event: &AuditEvent,
     ) -> Result<(), StoreError>;
 

@@ -201,7 +201,7 @@ pub fn user_entry(
             vec![p
                 .home_directory
                 .clone()
-                .unwrap_or_else(|| config.home.replace("{uid}", name))]
+                .unwrap_or_else(|| config.home_of(name))]
         });
         b.add(&["loginShell"], || {
             vec![p

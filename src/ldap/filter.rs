@@ -8,6 +8,7 @@ use super::dn::Dn;
 use super::entries::{GROUP_CLASSES, POSIX_GROUP_CLASS, POSIX_USER_CLASS, USER_CLASSES};
 use super::tree::{Place, Tree};
 use crate::directory::attributes::{by_key, by_ldap, AttrDef, Syntax, GROUP_ATTRS, USER_ATTRS};
+use crate::directory::query::Record;
 use crate::directory::{Filter, Group, Op, Substrings, Timestamp, User, Value};
 
 /// LDAP_MATCHING_RULE_IN_CHAIN (MS-ADTS): membership through nested groups.
@@ -51,8 +52,7 @@ pub fn check(filter: &LdapFilter, max_depth: usize) -> Result<(), FilterError> {
 }
 
 /// How one kind of entry answers the kind-specific parts of a filter.
-trait Kind: Sized + 'static {
-    fn table() -> &'static [AttrDef<Self>];
+trait Kind: Record {
     fn classes() -> &'static [&'static str];
     /// The object class entries of this kind have only when they have an
     /// attribute (POSIX), and that attribute's LDAP name.
@@ -65,9 +65,6 @@ trait Kind: Sized + 'static {
 }
 
 impl Kind for User {
-    fn table() -> &'static [AttrDef<User>] {
-        USER_ATTRS
-    }
     fn classes() -> &'static [&'static str] {
         USER_CLASSES
     }
@@ -91,9 +88,6 @@ impl Kind for User {
 }
 
 impl Kind for Group {
-    fn table() -> &'static [AttrDef<Group>] {
-        GROUP_ATTRS
-    }
     fn classes() -> &'static [&'static str] {
         GROUP_CLASSES
     }
@@ -288,25 +282,16 @@ fn evaluate(f: &LdapFilter, attrs: &[(&str, Vec<String>)]) -> Option<bool> {
     }
 }
 
+/// A substring assertion on a fixed entry's value, without regard to case.
 fn substring_matches(value: &str, s: &LdapSubstringFilter) -> bool {
-    let x = value.to_lowercase();
-    let mut rest = x.as_str();
-    if let Some(i) = &s.initial {
-        match rest.strip_prefix(i.to_lowercase().as_str()) {
-            Some(r) => rest = r,
-            None => return false,
-        }
-    }
-    for part in &s.any {
-        let part = part.to_lowercase();
-        match rest.find(part.as_str()) {
-            Some(pos) => rest = &rest[pos + part.len()..],
-            None => return false,
-        }
-    }
-    s.final_
-        .as_ref()
-        .is_none_or(|f| rest.ends_with(f.to_lowercase().as_str()))
+    let lower = |t: &Option<String>| t.as_deref().map(str::to_lowercase);
+    let any: Vec<String> = s.any.iter().map(|p| p.to_lowercase()).collect();
+    crate::directory::query::substring_matches(
+        &value.to_lowercase(),
+        lower(&s.initial).as_deref(),
+        &any,
+        lower(&s.final_).as_deref(),
+    )
 }
 
 #[cfg(test)]

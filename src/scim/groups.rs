@@ -185,13 +185,6 @@ fn string_value(v: &Value, attr: &str) -> ScimResult<String> {
         .ok_or_else(|| ScimError::invalid_value(format!("{attr} must be a string")))
 }
 
-/// What follows `prefix` in `text`, compared without regard to case.
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-}
-
 /// The member id in a path like `members[value eq "…"]`.
 fn member_in_path(path: &str) -> ScimResult<Option<Uuid>> {
     let Some(open) = path.find('[') else {
@@ -234,8 +227,7 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
         };
         for (path, value) in entries {
             // The POSIX extension, whole or by attribute.
-            if let Some(rest) = strip_prefix_ignore_case(&path, POSIX_GROUP_URN) {
-                let rest = rest.trim_start_matches(':');
+            if let Some(rest) = patch::strip_urn(&path, POSIX_GROUP_URN) {
                 change.gid_number = Some(match (rest, op.op, &value) {
                     (_, OpKind::Remove, _) => None,
                     ("", _, Some(v)) => posix_group(v)?,

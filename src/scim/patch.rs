@@ -126,7 +126,7 @@ fn canon(name: &str) -> String {
 }
 
 /// What follows `urn` (and its `:`) in `path`, if the path starts with it.
-fn strip_urn<'a>(path: &'a str, urn: &str) -> Option<&'a str> {
+pub(super) fn strip_urn<'a>(path: &'a str, urn: &str) -> Option<&'a str> {
     let head = path.get(..urn.len())?;
     if !head.eq_ignore_ascii_case(urn) {
         return None;

@@ -790,7 +790,7 @@ impl Store for SqlStore {
         &self,
         id: Uuid,
         hash: &str,
-        at: Timestamp,
+        changed: Option<Timestamp>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let hash = hash.to_string();
@@ -798,31 +798,17 @@ impl Store for SqlStore {
         let own = self.own.clone();
         self.run_write(job(move |conn| {
             Box::pin(async move {
-                write_password(conn, id, Some(&hash), at).await?;
-                write_audit(conn, &event, &own).await?;
-                Ok(())
-            })
-        }))
-        .await
-    }
-
-    async fn rehash_password(
-        &self,
-        id: Uuid,
-        hash: &str,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let hash = hash.to_string();
-        let event = event.clone();
-        let own = self.own.clone();
-        self.run_write(job(move |conn| {
-            Box::pin(async move {
-                sqlx::query("UPDATE credentials SET password_hash = $1 WHERE user_id = $2")
-                    .bind(&hash)
-                    .bind(id.to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
+                match changed {
+                    Some(at) => write_password(conn, id, Some(&hash), at).await?,
+                    None => {
+                        sqlx::query("UPDATE credentials SET password_hash = $1 WHERE user_id = $2")
+                            .bind(&hash)
+                            .bind(id.to_string())
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(backend)?;
+                    }
+                }
                 write_audit(conn, &event, &own).await?;
                 Ok(())
             })

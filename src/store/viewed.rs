@@ -178,21 +178,14 @@ impl Store for ViewedStore {
         &self,
         id: Uuid,
         hash: &str,
-        at: Timestamp,
+        changed: Option<Timestamp>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        self.sql.set_password(id, hash, at, event).await?;
-        self.view.password_set(&id, at);
+        self.sql.set_password(id, hash, changed, event).await?;
+        if let Some(at) = changed {
+            self.view.password_set(&id, at);
+        }
         Ok(())
-    }
-
-    async fn rehash_password(
-        &self,
-        id: Uuid,
-        hash: &str,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.sql.rehash_password(id, hash, event).await
     }
 
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError> {
