@@ -123,7 +123,7 @@ impl Server {
         let app = http::app(directory.clone(), &config.http);
         let ldap_state = Arc::new(ldap::LdapState {
             directory: directory.clone(),
-            tree: ldap::tree::Tree::new(base),
+            tree: ldap::tree::Tree::new(base).with_posix(config.posix.enabled),
             config: config.ldap.clone(),
             tls: tls.clone(),
         });

@@ -222,6 +222,10 @@ async fn serve(config: Config) -> Result<(), String> {
     let server = Server::start(&config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
+    // Loading the read model leaves freed rows and batches behind; give
+    // that memory back to the system now rather than keeping it.
+    // SAFETY: mi_collect only walks mimalloc's own free lists.
+    unsafe { libmimalloc_sys::mi_collect(true) };
     if let Some(token) = &server.bootstrap_token {
         println!("Bootstrap admin token (shown this once; only its hash is stored):");
         println!("{token}");

@@ -276,6 +276,38 @@ async fn posix_can_be_turned_off() {
     )
     .await
     .is_empty());
+    // Numbers a client set over SCIM are kept, but while POSIX is off no
+    // LDAP filter sees them (the entries do not show them either).
+    let (status, body) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", POSIX_USER],
+                "userName": "bob",
+                POSIX_USER: {"uidNumber": 5000, "gidNumber": 5000},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    t.make_readers(&[&alice]).await;
+    let mut ldap = t.ldap_as("alice", "S3cure-pass!").await;
+    for filter in [
+        "(objectClass=posixAccount)",
+        "(uidNumber=5000)",
+        "(uidNumber>=1)",
+        "(gidNumber=*)",
+        "(&(uid=bob)(!(uidNumber=1)))",
+    ] {
+        let found = search(&mut ldap, BASE_DN, filter, vec!["uid"]).await;
+        assert!(found.is_empty(), "{filter} found {found:?}");
+    }
+    assert_eq!(
+        search(&mut ldap, BASE_DN, "(uid=bob)", vec!["uid"])
+            .await
+            .len(),
+        1
+    );
 }
 
 fn urlencode(s: &str) -> String {

@@ -5,6 +5,9 @@
 //!
 //! Usage: scim-bench URL TOKEN [USERS] [GROUPS]
 
+#[path = "argon2_bound.rs"]
+mod argon2_bound;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,33 +23,6 @@ const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const BULK_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
-/// argon2id hashes per second on this machine with Roster's default
-/// parameters (m = 19 MiB, t = 2, p = 1) on `threads` threads: the bound
-/// that POST /Users with a password cannot beat.
-fn argon2_bound(threads: usize) -> f64 {
-    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
-    let per_thread = 20;
-    let started = Instant::now();
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let params = Params::new(19_456, 2, 1, None).unwrap();
-                let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-                for _ in 0..per_thread {
-                    let salt = argon2::password_hash::SaltString::generate(
-                        &mut argon2::password_hash::rand_core::OsRng,
-                    );
-                    hasher.hash_password(b"Bench-password-123", &salt).unwrap();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    (threads * per_thread) as f64 / started.elapsed().as_secs_f64()
-}
 
 struct Stats {
     name: String,
@@ -172,14 +148,7 @@ fn rand_index(i: usize, n: usize) -> usize {
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--argon2-bound") {
-        // Run by scim.sh in a session of its own, like the server.
-        for threads in [
-            1,
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-        ] {
-            argon2_bound(threads); // warm up
-            println!("{threads}:{:.2}", argon2_bound(threads));
-        }
+        argon2_bound::print();
         return;
     }
     let (url, token) = (args[1].clone(), args[2].clone());
@@ -408,14 +377,7 @@ async fn main() {
 
     // ---- POST with a password against the hashing bound ----
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bounds: Vec<(usize, f64)> = std::env::var("ARGON2_BOUND")
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| {
-            let (t, r) = p.split_once(':')?;
-            Some((t.parse().ok()?, r.parse().ok()?))
-        })
-        .collect();
+    let bounds = argon2_bound::from_env();
     for (conns, rate) in password_rates {
         let threads = conns.min(cores);
         if let Some((_, bound)) = bounds.iter().find(|(t, _)| *t == threads) {

@@ -256,6 +256,12 @@ pub fn by_scim<T>(table: &'static [AttrDef<T>], path: &str) -> Option<&'static A
 }
 
 /// Finds a definition by one of its LDAP names, ignoring case.
+/// Whether an attribute belongs to the POSIX account or group only (the
+/// POSIX extensions, and `memberUid`), not served when POSIX is off.
+pub fn is_posix(key: &str) -> bool {
+    key.starts_with(POSIX_USER_URN) || key.starts_with(POSIX_GROUP_URN) || key == "memberUid"
+}
+
 pub fn by_ldap<T>(table: &'static [AttrDef<T>], name: &str) -> Option<&'static AttrDef<T>> {
     table
         .iter()

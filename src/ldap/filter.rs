@@ -7,7 +7,9 @@ use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 use super::dn::Dn;
 use super::entries::{GROUP_CLASSES, POSIX_GROUP_CLASS, POSIX_USER_CLASS, USER_CLASSES};
 use super::tree::{Place, Tree};
-use crate::directory::attributes::{by_key, by_ldap, AttrDef, Syntax, GROUP_ATTRS, USER_ATTRS};
+use crate::directory::attributes::{
+    by_key, by_ldap, is_posix, AttrDef, Syntax, GROUP_ATTRS, USER_ATTRS,
+};
 use crate::directory::query::Record;
 use crate::directory::{Filter, Group, Op, Substrings, Timestamp, User, Value};
 
@@ -142,11 +144,17 @@ fn value<T>(def: &AttrDef<T>, text: &str) -> Option<Value> {
     }
 }
 
+/// The attribute an LDAP name stands for in entries as served: without
+/// POSIX, the POSIX attributes are not part of any entry.
+fn served<T: Kind>(tree: &Tree, name: &str) -> Option<&'static AttrDef<T>> {
+    by_ldap(T::table(), name).filter(|d| tree.posix || !is_posix(d.key))
+}
+
 fn compare<T: Kind>(tree: &Tree, attr: &str, op: Op, text: &str) -> Filter<T> {
     if attr.eq_ignore_ascii_case("objectClass") {
         let (class, attr) = T::optional_class();
         if op == Op::Eq && class.eq_ignore_ascii_case(text) {
-            return by_ldap(T::table(), attr).map_or(Filter::False, Filter::Present);
+            return served(tree, attr).map_or(Filter::False, Filter::Present);
         }
         let hit = op == Op::Eq && T::classes().iter().any(|c| c.eq_ignore_ascii_case(text));
         return if hit { Filter::True } else { Filter::False };
@@ -158,7 +166,7 @@ fn compare<T: Kind>(tree: &Tree, attr: &str, op: Op, text: &str) -> Filter<T> {
             }
         }
     }
-    match by_ldap(T::table(), attr) {
+    match served(tree, attr) {
         Some(def) => match value(def, text) {
             Some(v) => Filter::Compare(def, op, v),
             None => Filter::Undefined,
@@ -179,7 +187,7 @@ fn translate<T: Kind>(tree: &Tree, f: &LdapFilter) -> Filter<T> {
             if a.eq_ignore_ascii_case("objectClass") {
                 return Filter::True;
             }
-            match by_ldap(T::table(), a) {
+            match served(tree, a) {
                 Some(def) => Filter::Present(def),
                 None => Filter::False,
             }
@@ -191,7 +199,7 @@ fn translate<T: Kind>(tree: &Tree, f: &LdapFilter) -> Filter<T> {
                 any,
                 final_,
             },
-        ) => match by_ldap(T::table(), a) {
+        ) => match served(tree, a) {
             Some(def) => Filter::Substring(
                 def,
                 Substrings {

@@ -20,6 +20,9 @@ pub struct Tree {
     pub base: Dn,
     pub people: Dn,
     pub groups: Dn,
+    /// Whether entries are `posixAccount`/`posixGroup` (`[posix] enabled`):
+    /// when not, filters on those classes and attributes match nothing.
+    pub posix: bool,
 }
 
 impl Tree {
@@ -28,7 +31,13 @@ impl Tree {
             people: Dn::child("ou", "people", &base),
             groups: Dn::child("ou", "groups", &base),
             base,
+            posix: true,
         }
+    }
+
+    /// The same tree, with POSIX entries served or not.
+    pub fn with_posix(self, posix: bool) -> Tree {
+        Tree { posix, ..self }
     }
 
     pub fn user_dn(&self, user_name: &str) -> Dn {

@@ -3,6 +3,7 @@
 //! its own connection setup and migrations (`sqlite.rs`, `postgres.rs`);
 //! the statements themselves are written once, in portable SQL.
 
+mod packed;
 mod postgres;
 pub mod sql;
 mod sqlite;
@@ -26,6 +27,7 @@ use crate::directory::{
     StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
 };
 use futures::future::BoxFuture;
+use futures::TryStreamExt;
 use sql::{condition, Arg, Sql, GROUPS, USERS};
 use writer::{Job, Writer};
 
@@ -516,17 +518,24 @@ impl SqlStore {
         self.own.clone()
     }
 
-    /// Every user (without groups) and every group with its member rows
-    /// (member names left empty: the view looks them up).
-    async fn everything(&self) -> Result<(Vec<User>, Vec<Group>), StoreError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u"))
+    /// Up to `limit` users (without groups) in id order, after the user
+    /// `after`: the view is loaded a batch at a time.
+    async fn users_after(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<User>, StoreError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id > $1 ORDER BY u.id LIMIT {limit}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
             .fetch_all(&self.read)
             .await
             .map_err(backend)?;
-        let users = rows
-            .iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Every group with its member rows (member names left empty: the view
+    /// looks them up).
+    async fn all_groups(&self) -> Result<Vec<Group>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM groups g"))
             .fetch_all(&self.read)
             .await
@@ -537,12 +546,11 @@ impl SqlStore {
             .collect::<Result<Vec<_>, _>>()?;
         let index: std::collections::HashMap<Uuid, usize> =
             groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
-        let rows =
+        // Streamed: a large directory has millions of member rows.
+        let mut rows =
             sqlx::query("SELECT group_id, member_id, member_kind, display FROM group_members")
-                .fetch_all(&self.read)
-                .await
-                .map_err(backend)?;
-        for row in rows {
+                .fetch(&self.read);
+        while let Some(row) = rows.try_next().await.map_err(backend)? {
             let group: String = row.try_get(0).map_err(backend)?;
             let id: String = row.try_get(1).map_err(backend)?;
             let kind: String = row.try_get(2).map_err(backend)?;
@@ -560,7 +568,7 @@ impl SqlStore {
                 });
             }
         }
-        Ok((users, groups))
+        Ok(groups)
     }
 
     /// Audit events after `after` that changed a user or group:

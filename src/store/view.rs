@@ -7,9 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
+use compact_str::CompactString;
+use smallvec::SmallVec;
 use uuid::Uuid;
+
+use super::packed::PackedUser;
 
 use crate::directory::attributes::{
     sortable_integer, user_index, AttrDef, Storage, Syntax, GROUP_ATTRS, USER_ATTRS,
@@ -22,30 +26,79 @@ use crate::directory::{
 /// A slot number: where a record sits in its table.
 type Slot = u32;
 
-/// Slots holding one value of an attribute.
-type Postings = Vec<Slot>;
+/// Slots holding one value of an attribute: most values (an email, a
+/// uidNumber) are held by one record, which is kept without an allocation.
+#[derive(Debug, Clone)]
+// Boxed, the Vec keeps a posting at 16 bytes (24 unboxed): one per
+// distinct value of every indexed attribute.
+#[allow(clippy::box_collection)]
+enum Postings {
+    One(Slot),
+    Many(Box<Vec<Slot>>),
+}
+
+impl Postings {
+    fn slots(&self) -> &[Slot] {
+        match self {
+            Postings::One(s) => std::slice::from_ref(s),
+            Postings::Many(v) => v,
+        }
+    }
+
+    /// Adds `slot` if absent.
+    fn add(&mut self, slot: Slot) {
+        match self {
+            Postings::One(s) if *s == slot => {}
+            Postings::One(s) => *self = Postings::Many(Box::new(vec![*s, slot])),
+            Postings::Many(v) if v.contains(&slot) => {}
+            Postings::Many(v) => v.push(slot),
+        }
+    }
+
+    /// Removes `slot`; `false` when no slot is left.
+    fn remove(&mut self, slot: Slot) -> bool {
+        match self {
+            Postings::One(s) => *s != slot,
+            Postings::Many(v) => {
+                v.retain(|s| *s != slot);
+                match v.len() {
+                    0 => false,
+                    1 => {
+                        *self = Postings::One(v[0]);
+                        true
+                    }
+                    _ => true,
+                }
+            }
+        }
+    }
+}
 
 /// An attribute's values → the slots holding them, in value order (so that
-/// prefixes and ranges are one walk).
-type ValueIndex = BTreeMap<Box<str>, Postings>;
+/// prefixes and ranges are one walk). Values of up to 24 bytes are kept
+/// inline.
+type ValueIndex = BTreeMap<CompactString, Postings>;
 
-/// One member of a group, as stored: the member's id, kind and the display
-/// text a client sent. Names are looked up when the group is read, so a
-/// renamed user shows its new name everywhere at once.
-#[derive(Debug, Clone)]
+/// The groups a user or group is directly in (most are in a few).
+type GroupSlots = SmallVec<[Slot; 4]>;
+
+/// One member of a group, as stored: the member's id and kind. Names are
+/// looked up when the group is read, so a renamed user shows its new name
+/// everywhere at once; the display text a client sent, if any, is kept
+/// beside (`Inner::member_display`).
+#[derive(Debug, Clone, Copy)]
 struct MemberRow {
     id: Uuid,
     kind: MemberKind,
-    display: Option<String>,
 }
 
 struct Table<T> {
-    records: Vec<Option<Arc<T>>>,
+    records: Vec<Option<T>>,
     free: Vec<Slot>,
     by_id: HashMap<Uuid, Slot>,
     /// Lower-cased names (userName, displayName) → slot, in order: the
     /// default ordering of lists.
-    by_name: BTreeMap<String, Slot>,
+    by_name: BTreeMap<CompactString, Slot>,
 }
 
 impl<T> Default for Table<T> {
@@ -60,7 +113,7 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
-    fn get(&self, slot: Slot) -> Option<&Arc<T>> {
+    fn get(&self, slot: Slot) -> Option<&T> {
         self.records.get(slot as usize).and_then(Option::as_ref)
     }
 
@@ -68,7 +121,15 @@ impl<T> Table<T> {
         self.by_id.get(id).copied()
     }
 
-    fn put(&mut self, id: Uuid, name_lc: String, record: Arc<T>) -> Slot {
+    fn put(&mut self, id: Uuid, name_lc: &str, record: T) -> Slot {
+        let slot = self.place(id, record);
+        self.by_name.insert(name_lc.into(), slot);
+        slot
+    }
+
+    /// Puts `record` in its slot (a new one for a new id), leaving the
+    /// name map alone.
+    fn place(&mut self, id: Uuid, record: T) -> Slot {
         let slot = match self.by_id.get(&id) {
             Some(s) => *s,
             None => match self.free.pop() {
@@ -81,7 +142,6 @@ impl<T> Table<T> {
         };
         self.records[slot as usize] = Some(record);
         self.by_id.insert(id, slot);
-        self.by_name.insert(name_lc, slot);
         slot
     }
 
@@ -102,7 +162,7 @@ impl<T> Table<T> {
 
 #[derive(Default)]
 struct Inner {
-    users: Table<User>,
+    users: Table<PackedUser>,
     /// attribute key → value → user slots (the store's `user_index`, plus
     /// externalId).
     user_values: HashMap<&'static str, ValueIndex>,
@@ -111,10 +171,31 @@ struct Inner {
     group_values: HashMap<&'static str, ValueIndex>,
     /// Members of each group, by group slot.
     members: HashMap<Slot, Vec<MemberRow>>,
+    /// The display text a client sent for a member, by group slot and
+    /// member id (rarely set).
+    member_display: HashMap<(Slot, Uuid), Box<str>>,
     /// The groups each user or group is a direct member of, by member id.
-    member_of: HashMap<Uuid, Vec<Slot>>,
+    member_of: HashMap<Uuid, GroupSlots>,
     /// Records deleted here, so that a late refresh does not bring them back.
     deleted: HashSet<Uuid>,
+}
+
+/// Adds sorted `entries` to `map`; into an empty map they are built in one
+/// pass with every B-tree node full (inserting them one by one would leave
+/// nodes about half full).
+fn extend_sorted<V>(map: &mut BTreeMap<CompactString, V>, entries: Vec<(CompactString, V)>) {
+    if map.is_empty() {
+        *map = BTreeMap::from_iter(entries);
+    } else {
+        map.extend(entries);
+    }
+}
+
+/// Users' names and index values gathered while the view is loaded.
+#[derive(Default)]
+pub struct Loading {
+    names: Vec<(CompactString, Slot)>,
+    values: Vec<(&'static str, CompactString, Slot)>,
 }
 
 /// The read model. Cheap to share; every method takes the lock briefly.
@@ -146,11 +227,16 @@ fn column_rows<T>(table: &'static [AttrDef<T>], record: &T) -> Vec<(&'static str
         .collect()
 }
 
-/// The index rows of a user the view keeps: the store's index rows, and
-/// the other column attributes (externalId, uidNumber).
+/// The attribute whose values the view does not index although the store
+/// does: `cn` is the displayName or else the userName, both indexed here.
+const DERIVED_CN: &str = "cn";
+
+/// The index rows of a user the view keeps: the store's index rows but
+/// `cn`, and the other column attributes (externalId, uidNumber).
 fn user_rows(user: &User) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&'static str, String)> = user_index(user)
         .into_iter()
+        .filter(|(k, _, _)| *k != DERIVED_CN)
         .map(|(k, v, _)| (k, v))
         .collect();
     rows.extend(column_rows(USER_ATTRS, user));
@@ -161,21 +247,16 @@ fn user_rows(user: &User) -> Vec<(&'static str, String)> {
 
 fn post(index: &mut ValueIndex, value: &str, slot: Slot) {
     match index.get_mut(value) {
-        Some(p) => {
-            if !p.contains(&slot) {
-                p.push(slot)
-            }
-        }
+        Some(p) => p.add(slot),
         None => {
-            index.insert(value.into(), vec![slot]);
+            index.insert(value.into(), Postings::One(slot));
         }
     }
 }
 
 fn unpost(index: &mut ValueIndex, value: &str, slot: Slot) {
     if let Some(p) = index.get_mut(value) {
-        p.retain(|s| *s != slot);
-        if p.is_empty() {
+        if !p.remove(slot) {
             index.remove(value);
         }
     }
@@ -190,24 +271,22 @@ impl Inner {
         }
     }
 
-    fn put_user(&mut self, user: User) {
-        let mut user = user;
-        user.groups.clear();
+    fn put_user(&mut self, user: &User) {
         if let Some(old) = self.users.slot(&user.id) {
-            let previous = self.users.get(old).cloned();
-            if let Some(previous) = previous {
-                if previous.meta.version > user.meta.version {
+            if let Some(previous) = self.users.get(old) {
+                if previous.version > user.meta.version {
                     return;
                 }
+                let previous = previous.unpack();
                 self.unindex_user(&previous, old);
                 self.users
                     .by_name
-                    .remove(&previous.attrs.user_name.to_lowercase());
+                    .remove(previous.attrs.user_name.to_lowercase().as_str());
             }
         }
-        let rows = user_rows(&user);
+        let rows = user_rows(user);
         let name = user.attrs.user_name.to_lowercase();
-        let slot = self.users.put(user.id, name, Arc::new(user));
+        let slot = self.users.put(user.id, &name, PackedUser::pack(user));
         for (key, value) in rows {
             post(self.user_values.entry(key).or_default(), &value, slot);
         }
@@ -217,7 +296,7 @@ impl Inner {
         let Some(slot) = self.users.slot(&id) else {
             return;
         };
-        if let Some(user) = self.users.get(slot).cloned() {
+        if let Some(user) = self.users.get(slot).map(PackedUser::unpack) {
             self.unindex_user(&user, slot);
             self.users.remove(&id, &user.attrs.user_name.to_lowercase());
         }
@@ -230,77 +309,106 @@ impl Inner {
             if let Some(rows) = self.members.get_mut(&g) {
                 rows.retain(|m| m.id != id);
             }
+            self.member_display.remove(&(g, id));
         }
     }
 
-    fn put_group(&mut self, group: Group, members: Option<Vec<MemberRow>>) {
-        let mut group = group;
-        group.members.clear();
+    fn put_group(&mut self, group: &Group, members: Option<&[Member]>) {
         if let Some(old) = self.groups.slot(&group.id) {
-            if let Some(previous) = self.groups.get(old).cloned() {
+            if let Some(previous) = self.groups.get(old) {
                 if previous.meta.version > group.meta.version {
                     return;
                 }
-                self.groups
-                    .by_name
-                    .remove(&previous.attrs.display_name.to_lowercase());
-                for (key, value) in column_rows(GROUP_ATTRS, &previous) {
+                let name = previous.attrs.display_name.to_lowercase();
+                let rows = column_rows(GROUP_ATTRS, previous);
+                self.groups.by_name.remove(name.as_str());
+                for (key, value) in rows {
                     if let Some(index) = self.group_values.get_mut(key) {
                         unpost(index, &value, old);
                     }
                 }
             }
         }
-        let rows = column_rows(GROUP_ATTRS, &group);
+        let rows = column_rows(GROUP_ATTRS, group);
         let name = group.attrs.display_name.to_lowercase();
-        let slot = self.groups.put(group.id, name, Arc::new(group));
+        let stored = Group {
+            members: Vec::new(),
+            ..group.clone()
+        };
+        let slot = self.groups.put(group.id, &name, stored);
         for (key, value) in rows {
             post(self.group_values.entry(key).or_default(), &value, slot);
         }
-        if let Some(rows) = members {
-            self.set_members(slot, rows);
+        if let Some(members) = members {
+            self.set_members(slot, members);
         }
     }
 
-    fn set_members(&mut self, slot: Slot, rows: Vec<MemberRow>) {
+    fn set_members(&mut self, slot: Slot, members: &[Member]) {
         for old in self.members.remove(&slot).unwrap_or_default() {
-            if let Some(of) = self.member_of.get_mut(&old.id) {
-                of.retain(|g| *g != slot);
-                if of.is_empty() {
-                    self.member_of.remove(&old.id);
-                }
+            self.leave(old.id, slot);
+        }
+        let mut rows = Vec::with_capacity(members.len());
+        for m in members {
+            self.join(slot, m);
+            rows.push(MemberRow {
+                id: m.id,
+                kind: m.kind,
+            });
+        }
+        if !rows.is_empty() {
+            self.members.insert(slot, rows);
+        }
+    }
+
+    /// Records that `member` is in the group at `slot` (not its row).
+    fn join(&mut self, slot: Slot, member: &Member) {
+        let of = self.member_of.entry(member.id).or_default();
+        if !of.contains(&slot) {
+            of.push(slot);
+        }
+        match &member.display {
+            Some(d) => {
+                self.member_display
+                    .insert((slot, member.id), d.as_str().into());
+            }
+            None => {
+                self.member_display.remove(&(slot, member.id));
             }
         }
-        for m in &rows {
-            let of = self.member_of.entry(m.id).or_default();
-            if !of.contains(&slot) {
-                of.push(slot);
+    }
+
+    /// Records that `member` left the group at `slot` (not its row).
+    fn leave(&mut self, member: Uuid, slot: Slot) {
+        if let Some(of) = self.member_of.get_mut(&member) {
+            of.retain(|g| *g != slot);
+            if of.is_empty() {
+                self.member_of.remove(&member);
             }
         }
-        self.members.insert(slot, rows);
+        self.member_display.remove(&(slot, member));
     }
 
     fn remove_group(&mut self, id: Uuid) {
         let Some(slot) = self.groups.slot(&id) else {
             return;
         };
-        self.set_members(slot, Vec::new());
-        self.members.remove(&slot);
-        if let Some(group) = self.groups.get(slot).cloned() {
-            for (key, value) in column_rows(GROUP_ATTRS, &group) {
+        self.set_members(slot, &[]);
+        if let Some(group) = self.groups.get(slot) {
+            let name = group.attrs.display_name.to_lowercase();
+            for (key, value) in column_rows(GROUP_ATTRS, group) {
                 if let Some(index) = self.group_values.get_mut(key) {
                     unpost(index, &value, slot);
                 }
             }
-            self.groups
-                .remove(&id, &group.attrs.display_name.to_lowercase());
+            self.groups.remove(&id, &name);
         }
         self.forget_member(id);
     }
 
     /// A user with its groups (direct and nested), ordered by name.
-    fn hydrate_user(&self, user: &User) -> User {
-        let mut user = user.clone();
+    fn hydrate_user(&self, user: &PackedUser) -> User {
+        let mut user = user.unpack();
         user.groups = self.groups_of(&user.id);
         user
     }
@@ -324,7 +432,11 @@ impl Inner {
     /// nested groups, each once, at most `MAX_NESTING` levels up.
     fn ancestors(&self, id: &Uuid) -> Vec<(Slot, bool)> {
         let mut found: Vec<(Slot, bool)> = Vec::new();
-        let mut level: Vec<Slot> = self.member_of.get(id).cloned().unwrap_or_default();
+        let mut level: Vec<Slot> = self
+            .member_of
+            .get(id)
+            .map(|of| of.to_vec())
+            .unwrap_or_default();
         let mut direct = true;
         for _ in 0..=super::sql::MAX_NESTING {
             let mut next = Vec::new();
@@ -385,7 +497,7 @@ impl Inner {
                 .users
                 .slot(&m.id)
                 .and_then(|s| self.users.get(s))
-                .map(|u| u.attrs.user_name.as_str()),
+                .map(PackedUser::user_name),
             MemberKind::Group => self
                 .groups
                 .slot(&m.id)
@@ -409,7 +521,10 @@ impl Inner {
                         id: m.id,
                         kind: m.kind,
                         name: self.member_name(m)?.to_string(),
-                        display: m.display.clone(),
+                        display: self
+                            .member_display
+                            .get(&(slot, m.id))
+                            .map(|d| d.to_string()),
                     })
                 })
                 .collect();
@@ -516,7 +631,7 @@ impl Subject<Group> for ViewGroup<'_> {
                 .descendant_users(self.slot)
                 .into_iter()
                 .filter_map(|s| self.inner.users.get(s))
-                .any(|u| test(&u.attrs.user_name.to_lowercase())),
+                .any(|u| test(&u.user_name().to_lowercase())),
             _ => Hydrated(self.group).any(def, pos, test),
         }
     }
@@ -569,16 +684,21 @@ fn lookup(index: &ValueIndex, op: Op, value: &str) -> Option<Vec<Slot>> {
     let range = |lo: Bound<&str>, hi: Bound<&str>| -> Vec<Slot> {
         index
             .range::<str, _>((lo, hi))
-            .flat_map(|(_, p)| p.iter().copied())
+            .flat_map(|(_, p)| p.slots().iter().copied())
             .collect()
     };
     match op {
-        Op::Eq => Some(index.get(value).cloned().unwrap_or_default()),
+        Op::Eq => Some(
+            index
+                .get(value)
+                .map(|p| p.slots().to_vec())
+                .unwrap_or_default(),
+        ),
         Op::Sw => Some(
             index
                 .range::<str, _>((Bound::Included(value), Bound::Unbounded))
                 .take_while(|(k, _)| k.starts_with(value))
-                .flat_map(|(_, p)| p.iter().copied())
+                .flat_map(|(_, p)| p.slots().iter().copied())
                 .collect(),
         ),
         Op::Ge => Some(range(Bound::Included(value), Bound::Unbounded)),
@@ -590,7 +710,7 @@ fn lookup(index: &ValueIndex, op: Op, value: &str) -> Option<Vec<Slot>> {
 }
 
 /// The same as [`lookup`] over a name map (one slot per name).
-fn lookup_names(names: &BTreeMap<String, Slot>, op: Op, value: &str) -> Option<Vec<Slot>> {
+fn lookup_names(names: &BTreeMap<CompactString, Slot>, op: Op, value: &str) -> Option<Vec<Slot>> {
     let range = |lo: Bound<&str>, hi: Bound<&str>| -> Vec<Slot> {
         names.range::<str, _>((lo, hi)).map(|(_, s)| *s).collect()
     };
@@ -688,14 +808,14 @@ fn order(rows: &mut [(Option<String>, String, Slot)], descending: bool) {
 
 /// Matching slots in the default order (by name), or sorted as asked.
 /// `subject` evaluates a closure against a record as the view sees it.
-fn select<T: 'static>(
-    table: &Table<T>,
+fn select<R, T: 'static>(
+    table: &Table<R>,
     query: &Query<T>,
     candidates: Option<Vec<Slot>>,
-    name_of: impl Fn(&T) -> String,
-    with_subject: impl Fn(Slot, &T, &mut dyn FnMut(&dyn Subject<T>)),
+    name_of: impl Fn(&R) -> String,
+    with_subject: impl Fn(Slot, &R, &mut dyn FnMut(&dyn Subject<T>)),
 ) -> Vec<Slot> {
-    let matches = |slot: Slot, record: &T| {
+    let matches = |slot: Slot, record: &R| {
         let mut hit = false;
         with_subject(slot, record, &mut |s| {
             hit = query.filter.eval(s) == Some(true)
@@ -731,7 +851,7 @@ fn select<T: 'static>(
             .iter()
             .filter_map(|(n, s)| table.get(*s).map(|r| (n, *s, r)))
             .filter(|(_, s, r)| matches(*s, r))
-            .map(|(n, s, _)| (None, n.clone(), s))
+            .map(|(n, s, _)| (None, n.to_string(), s))
             .collect(),
     };
     match &query.sort {
@@ -775,7 +895,7 @@ impl View {
         if inner.deleted.contains(&user.id) {
             return;
         }
-        inner.put_user(user.clone());
+        inner.put_user(user);
     }
 
     pub fn remove_user(&self, id: Uuid) {
@@ -790,8 +910,7 @@ impl View {
         if inner.deleted.contains(&group.id) {
             return;
         }
-        let rows = with_members.then(|| rows_of(&group.members));
-        inner.put_group(group.clone(), rows);
+        inner.put_group(group, with_members.then_some(&group.members[..]));
     }
 
     pub fn remove_group(&self, id: Uuid) {
@@ -814,44 +933,38 @@ impl View {
         let Some(slot) = inner.groups.slot(&group) else {
             return;
         };
-        let Some(current) = inner.groups.get(slot).cloned() else {
+        let Some(current) = inner.groups.records[slot as usize].as_mut() else {
             return;
         };
         if current.meta.version >= version {
             return;
         }
-        let mut updated = (*current).clone();
-        updated.meta.modified = modified;
-        updated.meta.version = version;
-        updated.meta.modified_by = by.to_string();
-        inner.groups.records[slot as usize] = Some(Arc::new(updated));
+        current.meta.modified = modified;
+        current.meta.version = version;
+        current.meta.modified_by = by.to_string();
         // Only the named members change, as in the database.
-        let inner = &mut *inner;
-        let rows = inner.members.entry(slot).or_default();
+        let mut rows = inner.members.remove(&slot).unwrap_or_default();
         if !remove.is_empty() {
             let gone: HashSet<&Uuid> = remove.iter().collect();
             rows.retain(|m| !gone.contains(&m.id));
             for id in remove {
-                if let Some(of) = inner.member_of.get_mut(id) {
-                    of.retain(|g| *g != slot);
-                    if of.is_empty() {
-                        inner.member_of.remove(id);
-                    }
-                }
+                inner.leave(*id, slot);
             }
         }
         if !add.is_empty() {
-            let present: HashSet<Uuid> = rows.iter().map(|m| m.id).collect();
-            for m in rows_of(add) {
-                if present.contains(&m.id) {
-                    continue;
+            let mut present: HashSet<Uuid> = rows.iter().map(|m| m.id).collect();
+            for m in add {
+                if present.insert(m.id) {
+                    inner.join(slot, m);
+                    rows.push(MemberRow {
+                        id: m.id,
+                        kind: m.kind,
+                    });
                 }
-                let of = inner.member_of.entry(m.id).or_default();
-                if !of.contains(&slot) {
-                    of.push(slot);
-                }
-                rows.push(m);
             }
+        }
+        if !rows.is_empty() {
+            inner.members.insert(slot, rows);
         }
     }
 
@@ -861,22 +974,58 @@ impl View {
         let Some(slot) = inner.users.slot(id) else {
             return;
         };
-        if let Some(current) = inner.users.get(slot).cloned() {
-            let mut updated = (*current).clone();
+        if let Some(current) = inner.users.get(slot) {
+            let mut updated = current.unpack();
             updated.password_changed = Some(at);
-            inner.users.records[slot as usize] = Some(Arc::new(updated));
+            inner.users.records[slot as usize] = Some(PackedUser::pack(&updated));
         }
     }
 
-    /// Loads everything at once (at start).
-    pub fn load(&self, users: Vec<User>, groups: Vec<Group>) {
+    /// Adds users read at start into an empty view, in batches (so that
+    /// they are never all held unpacked at once); their names and values
+    /// wait in `loading` for [`View::finish_loading`].
+    pub fn load_users(&self, loading: &mut Loading, users: &[User]) {
         let mut inner = self.write();
         for u in users {
-            inner.put_user(u);
+            let slot = inner.users.place(u.id, PackedUser::pack(u));
+            loading
+                .names
+                .push((u.attrs.user_name.to_lowercase().into(), slot));
+            for (key, value) in user_rows(u) {
+                loading.values.push((key, value.into(), slot));
+            }
         }
+    }
+
+    /// Builds the name map and the value indexes of the users loaded, each
+    /// in one pass over sorted rows (which leaves the B-tree nodes full).
+    pub fn finish_loading(&self, loading: Loading) {
+        let Loading {
+            mut names,
+            mut values,
+        } = loading;
+        let mut inner = self.write();
+        names.sort_unstable();
+        extend_sorted(&mut inner.users.by_name, names);
+        values.sort_unstable();
+        let mut rows = values.into_iter().peekable();
+        while let Some((key, _, _)) = rows.peek().cloned() {
+            let mut entries: Vec<(CompactString, Postings)> = Vec::new();
+            while let Some((_, value, slot)) = rows.next_if(|(k, _, _)| *k == key) {
+                match entries.last_mut() {
+                    Some((v, postings)) if *v == value => postings.add(slot),
+                    _ => entries.push((value, Postings::One(slot))),
+                }
+            }
+            extend_sorted(inner.user_values.entry(key).or_default(), entries);
+        }
+    }
+
+    /// Adds groups read at start, with their members.
+    pub fn load_groups(&self, groups: &[Group]) {
+        let mut inner = self.write();
         for g in groups {
-            let rows = rows_of(&g.members);
-            inner.put_group(g, Some(rows));
+            inner.put_group(g, Some(&g.members));
         }
     }
 
@@ -888,7 +1037,7 @@ impl View {
 
     pub fn get_user_by_name(&self, name: &str) -> Option<User> {
         let inner = self.read();
-        let slot = *inner.users.by_name.get(&name.to_lowercase())?;
+        let slot = *inner.users.by_name.get(name.to_lowercase().as_str())?;
         let user = inner.users.get(slot)?;
         Some(inner.hydrate_user(user))
     }
@@ -979,6 +1128,19 @@ impl Inner {
     fn user_slots(&self, query: &Query<User>) -> Vec<Slot> {
         let item = |def: &'static AttrDef<User>, op: Op, text: &str| -> Option<Vec<Slot>> {
             match def.storage {
+                Storage::Index if def.key == DERIVED_CN => {
+                    let mut slots = lookup_names(&self.users.by_name, op, text)?;
+                    let by_display = USER_ATTRS.iter().find(|d| d.key == "displayName")?;
+                    slots.extend(column_lookup(
+                        &self.users,
+                        &self.user_values,
+                        "userName",
+                        by_display,
+                        op,
+                        text,
+                    )?);
+                    Some(slots)
+                }
                 Storage::Column(_) | Storage::Index => {
                     column_lookup(&self.users, &self.user_values, "userName", def, op, text)
                 }
@@ -1006,11 +1168,11 @@ impl Inner {
             &self.users,
             query,
             found,
-            |u| u.attrs.user_name.to_lowercase(),
+            |u| u.user_name().to_lowercase(),
             |_, u, f| {
                 f(&ViewUser {
                     inner: self,
-                    user: u,
+                    user: &u.unpack(),
                 })
             },
         )
@@ -1022,7 +1184,7 @@ impl Inner {
             let containing = |member: Option<Uuid>| -> Vec<Slot> {
                 member
                     .and_then(|id| self.member_of.get(&id))
-                    .cloned()
+                    .map(|of| of.to_vec())
                     .unwrap_or_default()
             };
             match def.storage {
@@ -1114,16 +1276,5 @@ fn user_members(inner: &Inner, slot: Option<Slot>) -> Vec<Slot> {
         .flatten()
         .filter(|m| m.kind == MemberKind::User)
         .filter_map(|m| inner.users.slot(&m.id))
-        .collect()
-}
-
-fn rows_of(members: &[Member]) -> Vec<MemberRow> {
-    members
-        .iter()
-        .map(|m| MemberRow {
-            id: m.id,
-            kind: m.kind,
-            display: m.display.clone(),
-        })
         .collect()
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::view::View;
+use super::view::{Loading, View};
 use super::{OwnEvents, SqlStore};
 use crate::config::StoreConfig;
 use crate::directory::{
@@ -26,6 +26,9 @@ use crate::directory::{
 
 /// How far below the newest event id seen the poll looks again.
 const LOOKBACK: i64 = 100;
+
+/// Users read per query when the view is loaded.
+const LOAD_BATCH: u32 = 2000;
 
 pub struct ViewedStore {
     sql: SqlStore,
@@ -45,9 +48,19 @@ impl ViewedStore {
         // What is committed up to `last` is in the load below; an event
         // below it that commits later is not among these and will be read.
         let committed = sql.event_ids(last.saturating_sub(LOOKBACK), last).await?;
-        let (users, groups) = sql.everything().await?;
         let view = View::new();
-        view.load(users, groups);
+        let mut loading = Loading::default();
+        let mut after = None;
+        loop {
+            let users = sql.users_after(after, LOAD_BATCH).await?;
+            view.load_users(&mut loading, &users);
+            match users.last() {
+                Some(last) if users.len() == LOAD_BATCH as usize => after = Some(last.id),
+                _ => break,
+            }
+        }
+        view.finish_loading(loading);
+        view.load_groups(&sql.all_groups().await?);
         let (u, g) = view.counts();
         tracing::info!(users = u, groups = g, "read model loaded");
         let store = Arc::new(ViewedStore {

@@ -1,0 +1,57 @@
+//! The hashing bound both benchmarks report against: argon2id hashes per
+//! second on this machine with Roster's default parameters (m = 19 MiB,
+//! t = 2, p = 1), measured on 1 thread and on every core, in a process of
+//! its own (the scripts run `BENCH --argon2-bound` with setsid, like the
+//! servers). POST /Users with a password and a bind with an argon2id
+//! password cannot beat it.
+
+use std::time::Instant;
+
+/// Hashes per second on `threads` threads hashing at once.
+pub fn hashes_per_second(threads: usize) -> f64 {
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+    let per_thread = 20;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let params = Params::new(19_456, 2, 1, None).unwrap();
+                let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                for _ in 0..per_thread {
+                    let salt = argon2::password_hash::SaltString::generate(
+                        &mut argon2::password_hash::rand_core::OsRng,
+                    );
+                    hasher.hash_password(b"Bench-password-123", &salt).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    (threads * per_thread) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Prints `threads:rate` for 1 thread and for every core, after a warm-up.
+pub fn print() {
+    for threads in [
+        1,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    ] {
+        hashes_per_second(threads);
+        println!("{threads}:{:.2}", hashes_per_second(threads));
+    }
+}
+
+/// The bounds `print` wrote, as the scripts pass them on in ARGON2_BOUND
+/// (`1:54.10 2:101.30`): (threads, hashes/s) pairs.
+pub fn from_env() -> Vec<(usize, f64)> {
+    std::env::var("ARGON2_BOUND")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| {
+            let (t, r) = p.split_once(':')?;
+            Some((t.parse().ok()?, r.parse().ok()?))
+        })
+        .collect()
+}
