@@ -28,9 +28,47 @@ pub struct Config {
     pub ldap: LdapConfig,
     pub store: StoreConfig,
     pub password: PasswordConfig,
+    pub policy: PolicyConfig,
     pub posix: PosixConfig,
     pub tls: TlsConfig,
     pub log: LogConfig,
+}
+
+/// The account rules (`directory::policy`): lockout and inactivity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Failed logins that lock an account; 0 turns lockout off.
+    pub max_failed_logins: i64,
+    /// Failures older than this do not count; 0: they count until a
+    /// success or an unlock.
+    #[serde(with = "duration")]
+    pub failure_window: Duration,
+    /// How long a lock lasts; 0: until an administrator re-validates.
+    #[serde(with = "duration")]
+    pub lockout_duration: Duration,
+    /// No successful login for this long makes an account inactive; 0 off.
+    #[serde(with = "duration")]
+    pub inactive_after: Duration,
+    /// How often the background sweep looks for inactive accounts.
+    #[serde(with = "duration")]
+    pub inactivity_sweep_interval: Duration,
+    /// A successful login is written at most this often per account.
+    #[serde(with = "duration")]
+    pub last_login_precision: Duration,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            max_failed_logins: 10,
+            failure_window: Duration::ZERO,
+            lockout_duration: Duration::ZERO,
+            inactive_after: Duration::from_secs(90 * 24 * 3600),
+            inactivity_sweep_interval: Duration::from_secs(3600),
+            last_login_precision: Duration::from_secs(60),
+        }
+    }
 }
 
 /// The certificate LDAPS, StartTLS and (with `http.https`) SCIM serve.
@@ -210,6 +248,7 @@ impl Default for Config {
             ldap: LdapConfig::default(),
             store: StoreConfig::default(),
             password: PasswordConfig::default(),
+            policy: PolicyConfig::default(),
             posix: PosixConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -281,7 +320,9 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
-const SECTIONS: [&str; 7] = ["http", "ldap", "store", "password", "posix", "tls", "log"];
+const SECTIONS: [&str; 8] = [
+    "http", "ldap", "store", "password", "policy", "posix", "tls", "log",
+];
 
 /// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.
 fn env_key(key: &str) -> String {

@@ -52,6 +52,7 @@ pub async fn open_directory(
         clock,
         &config.password,
         &config.posix,
+        &config.policy,
     )?)
 }
 
@@ -64,7 +65,38 @@ async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Direc
         clock,
         &config.password,
         &config.posix,
+        &config.policy,
     )?)
+}
+
+/// Every `every`, makes the accounts unused past the inactivity window
+/// inactive (`Directory::sweep_inactive`), until `stop`.
+async fn sweep_inactive(
+    directory: Directory,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    if every.is_zero()
+        || directory
+            .policy()
+            .inactive_cutoff(directory.now())
+            .is_none()
+    {
+        return;
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match directory.sweep_inactive().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "inactivity sweep: accounts made inactive"),
+            Err(e) => tracing::warn!(error = %e, "inactivity sweep failed"),
+        }
+    }
 }
 
 /// A running server.
@@ -142,6 +174,11 @@ impl Server {
                 stop.clone(),
             )),
         ];
+        tasks.push(tokio::spawn(sweep_inactive(
+            directory.clone(),
+            config.policy.inactivity_sweep_interval,
+            stop.clone(),
+        )));
         if let Some(listener) = ldaps_listener {
             tasks.push(tokio::spawn(ldap::serve(listener, ldap_state, true, stop)));
         }

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 
 use roster::config::Config;
-use roster::directory::{Actor, Directory, Filter, Query, Status, SystemClock, TokenScope};
+use roster::directory::{Actor, Directory, Filter, Query, SystemClock, TokenScope};
 use roster::{open_directory, Server};
 
 // mimalloc: the server allocates many small, short-lived values per request
@@ -256,11 +256,7 @@ async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         for u in &page.items {
-            let status = if u.status == Status::Active {
-                "active"
-            } else {
-                "disabled"
-            };
+            let status = u.status.as_str();
             let email = u.attrs.primary_email().unwrap_or("");
             if json {
                 let line = json!({

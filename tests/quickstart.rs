@@ -237,18 +237,31 @@ async fn deactivation_over_scim_blocks_ldap_bind() {
         0
     );
 
-    // The audit trail has every change, with the token's name and no secret.
+    // The audit trail has every change, with the token's name and no
+    // secret, and every login: refused while disabled, then a success
+    // after the re-validation.
     let events = t.server.directory.recent_audit(10).await.unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
-        vec!["user.update", "user.update", "user.create", "token.create"]
+        vec![
+            "user.login",
+            "user.revalidate",
+            "user.login.refused",
+            "user.update",
+            "user.create",
+            "token.create"
+        ]
     );
-    assert!(events
-        .iter()
-        .take(3)
-        .all(|e| e.actor == "token:bootstrap-admin" && e.protocol == "scim"));
-    assert_eq!(events[0].attributes, vec!["active"]);
+    for e in &events[..5] {
+        match e.protocol.as_str() {
+            "scim" => assert_eq!(e.actor, "token:bootstrap-admin"),
+            "ldap" => assert_eq!(e.actor, user_dn("alice")),
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(events[1].attributes, vec!["active"]);
+    assert_eq!(events[3].attributes, vec!["active"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod error;
 pub mod model;
 pub mod password;
+pub mod policy;
 pub mod posix;
 pub mod query;
 pub mod store;
@@ -25,8 +26,9 @@ pub use query::{Filter, Op, Page, Query, Sort, Substrings, Value};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
-use crate::config::{PasswordConfig, PosixConfig};
+use crate::config::{PasswordConfig, PolicyConfig, PosixConfig};
 use password::Hasher;
+use policy::{Policy, Standing};
 use posix::Allocator;
 
 type Result<T> = std::result::Result<T, DirectoryError>;
@@ -43,6 +45,8 @@ pub struct Directory {
     rehash_on_bind: bool,
     /// POSIX numbers for new users and groups; `None` when POSIX is off.
     posix: Option<Arc<Allocator>>,
+    /// The account rules.
+    policy: Arc<Policy>,
 }
 
 /// Token records recently read from the store, so that a SCIM request does
@@ -104,6 +108,7 @@ impl Directory {
         clock: Arc<dyn Clock>,
         password: &PasswordConfig,
         posix: &PosixConfig,
+        policy: &PolicyConfig,
     ) -> Result<Directory> {
         Ok(Directory {
             posix: match posix.enabled {
@@ -115,7 +120,13 @@ impl Directory {
             hasher: Hasher::new(password)?,
             tokens: Arc::default(),
             rehash_on_bind: password.rehash_on_bind,
+            policy: Arc::new(Policy::new(policy)),
         })
+    }
+
+    /// The account rules in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The current time by the injected clock.
@@ -217,6 +228,7 @@ impl Directory {
             },
             groups: Vec::new(),
             password_changed: hash.map(|_| now),
+            logins: Logins::default(),
         };
         let mut changed = vec!["userName".to_string()];
         if hash.is_some() {
@@ -284,6 +296,9 @@ impl Directory {
             Some(true) => Status::Active,
             Some(false) => Status::Disabled,
         };
+        // Setting active on a locked, inactive or disabled account
+        // re-validates it: failures cleared, inactivity clock restarted.
+        let revalidate = active == Some(true) && current.status != Status::Active;
         let mut changed = changed_user_attributes(&current.attrs, &attrs);
         if status != current.status {
             changed.push("active".into());
@@ -292,6 +307,14 @@ impl Directory {
             changed.push("password".into());
         }
         let now = self.now();
+        let logins = match revalidate {
+            true => Logins {
+                revalidated: Some(now),
+                last_success: current.logins.last_success,
+                ..Logins::default()
+            },
+            false => current.logins.clone(),
+        };
         let user = User {
             attrs,
             status,
@@ -302,19 +325,31 @@ impl Directory {
                 ..current.meta
             },
             password_changed: hash.as_ref().map(|_| now).or(current.password_changed),
+            logins,
             ..current
+        };
+        let action = if revalidate {
+            "user.revalidate"
+        } else {
+            "user.update"
         };
         let event = AuditEvent::new(
             now,
             actor,
-            "user.update",
+            action,
             "user",
             id,
             &user.attrs.user_name,
             changed,
         );
         self.store
-            .update_user(&user, user.meta.version - 1, hash.as_deref(), &event)
+            .update_user(
+                &user,
+                user.meta.version - 1,
+                hash.as_deref(),
+                revalidate,
+                &event,
+            )
             .await?;
         Ok(user)
     }
@@ -359,10 +394,20 @@ impl Directory {
         Ok(self.store.group_ids(query).await?)
     }
 
-    /// Checks a user's password. Unknown users, users without a password,
-    /// inactive users and wrong passwords all fail the same way, after the
-    /// same amount of hashing work.
-    pub async fn authenticate(&self, user_name: &str, password: &str) -> Result<User> {
+    /// Checks a user's password and applies the account rules
+    /// ([`policy`]): a wrong password is counted and may lock the account;
+    /// an account unused past the inactivity window becomes inactive
+    /// instead of logging in; a lock that ran out is lifted by the right
+    /// password. Unknown users, users without a password, accounts that
+    /// are not active and wrong passwords all fail the same way, after the
+    /// same hashing work and one audited write. `actor` is who asks (its
+    /// name what the client presented, e.g. the bind DN).
+    pub async fn authenticate(
+        &self,
+        actor: &Actor,
+        user_name: &str,
+        password: &str,
+    ) -> Result<User> {
         if password.len() > password::MAX_PASSWORD_BYTES {
             return Err(DirectoryError::InvalidCredentials);
         }
@@ -372,14 +417,120 @@ impl Directory {
             None => None,
         };
         let verdict = self.hasher.verify(password, hash.as_deref()).await;
-        match user {
-            Some(u) if verdict.ok && u.status == Status::Active => {
+        let Some(user) = user else {
+            self.record_unknown_login(actor).await;
+            return Err(DirectoryError::InvalidCredentials);
+        };
+        let now = self.now();
+        let event = |action: &str, attributes: &[&str]| {
+            AuditEvent::new(
+                now,
+                actor,
+                action,
+                "user",
+                user.id,
+                &user.attrs.user_name,
+                attributes.iter().map(|a| a.to_string()).collect(),
+            )
+        };
+        match (verdict.ok, self.policy.standing(&user, now)) {
+            (true, Standing::Allowed | Standing::LockRanOut) => {
+                let user = if self.policy.success_due(&user, now) {
+                    self.store
+                        .record_login_success(user.id, &event("user.login", &[]))
+                        .await?
+                        .unwrap_or(user)
+                } else {
+                    user
+                };
                 if verdict.outdated && self.rehash_on_bind {
-                    self.rehash(&u, password).await;
+                    self.rehash(&user, password).await;
                 }
-                Ok(u)
+                Ok(user)
             }
-            _ => Err(DirectoryError::InvalidCredentials),
+            (true, Standing::TurnsInactive) => {
+                let moved = event("user.inactivate", &["status"]);
+                self.store
+                    .change_status(user.id, Status::Active, Status::Inactive, &moved)
+                    .await?;
+                Err(DirectoryError::InvalidCredentials)
+            }
+            (right, standing) => {
+                let reason = match (right, standing) {
+                    (false, _) => "user.login.failure",
+                    (true, _) => "user.login.refused",
+                };
+                self.store
+                    .record_login_failure(
+                        user.id,
+                        &self.policy.lock_rule(now),
+                        &event(reason, &[]),
+                        &event("user.lock", &["status"]),
+                    )
+                    .await?;
+                Err(DirectoryError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Audits a failed login that names no user (what was presented is in
+    /// the actor), which also costs the same write as a known user's.
+    async fn record_unknown_login(&self, actor: &Actor) {
+        let event = AuditEvent::new(
+            self.now(),
+            actor,
+            "login.failure",
+            "login",
+            "",
+            &actor.name,
+            vec![],
+        );
+        if let Err(e) = self.store.write_event(&event).await {
+            tracing::warn!(error = %e, "could not audit a failed login");
+        }
+    }
+
+    /// Checks every active account against the inactivity window and
+    /// makes those unused past it inactive, each with an audit event.
+    /// Returns how many changed.
+    pub async fn sweep_inactive(&self) -> Result<usize> {
+        let now = self.now();
+        let Some(cutoff) = self.policy.inactive_cutoff(now) else {
+            return Ok(0);
+        };
+        let actor = Actor::new("inactivity-sweep", Protocol::System, None);
+        let mut moved = 0;
+        loop {
+            let ids = self.store.inactive_candidates(cutoff, 500).await?;
+            let batch = ids.len();
+            for id in ids {
+                let name = self
+                    .store
+                    .get_user(id)
+                    .await?
+                    .map(|u| u.attrs.user_name)
+                    .unwrap_or_default();
+                let event = AuditEvent::new(
+                    now,
+                    &actor,
+                    "user.inactivate",
+                    "user",
+                    id,
+                    &name,
+                    vec!["status".into()],
+                );
+                if self
+                    .store
+                    .change_status(id, Status::Active, Status::Inactive, &event)
+                    .await?
+                    .is_some()
+                {
+                    moved += 1;
+                }
+            }
+            if batch < 500 {
+                return Ok(moved);
+            }
         }
     }
 
@@ -435,11 +586,12 @@ impl Directory {
         Ok(())
     }
 
-    /// Spends the same hashing work as a real verification and fails; for
-    /// credentials that name no account at all.
-    pub async fn reject_credentials(&self, password: &str) -> DirectoryError {
+    /// Spends the same hashing work (and audited write) as a real
+    /// verification and fails; for credentials that name no account at all.
+    pub async fn reject_credentials(&self, actor: &Actor, password: &str) -> DirectoryError {
         if password.len() <= password::MAX_PASSWORD_BYTES {
             self.hasher.verify(password, None).await;
+            self.record_unknown_login(actor).await;
         }
         DirectoryError::InvalidCredentials
     }

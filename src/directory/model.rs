@@ -9,29 +9,58 @@ use uuid::Uuid;
 
 use super::time::Timestamp;
 
-/// An account's state. Only `Active` accounts may authenticate.
+/// An account's state. Only `Active` accounts may authenticate; SCIM's
+/// `active` is true exactly for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
+    /// Turned off by an administrator or an identity provider.
     Disabled,
+    /// Too many failed logins; an administrator re-validates it (or the
+    /// lockout duration runs out).
+    Locked,
+    /// No successful login within the inactivity window.
+    Inactive,
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Active,
+        Status::Disabled,
+        Status::Locked,
+        Status::Inactive,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
             Status::Disabled => "disabled",
+            Status::Locked => "locked",
+            Status::Inactive => "inactive",
         }
     }
 
     pub fn parse(s: &str) -> Option<Status> {
-        match s {
-            "active" => Some(Status::Active),
-            "disabled" => Some(Status::Disabled),
-            _ => None,
-        }
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
     }
+}
+
+/// What the server keeps about an account's logins: counted by the store
+/// atomically, shown read-only over SCIM and LDAP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Logins {
+    /// Failed logins since the last success or re-validation (within the
+    /// failure window, when one is set).
+    pub failed: i64,
+    pub last_failure: Option<Timestamp>,
+    /// When the account was locked, while it is.
+    pub locked_at: Option<Timestamp>,
+    /// The last successful login, to the configured precision.
+    pub last_success: Option<Timestamp>,
+    /// When an administrator last re-validated the account: the inactivity
+    /// clock runs from here when it is later than the last login.
+    pub revalidated: Option<Timestamp>,
 }
 
 /// Server-owned facts about a record.
@@ -211,6 +240,7 @@ pub struct User {
     pub groups: Vec<GroupRef>,
     /// When the password was last set, if the user has one.
     pub password_changed: Option<Timestamp>,
+    pub logins: Logins,
 }
 
 impl User {

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::audit::AuditEvent;
 use super::error::StoreError;
-use super::model::{Group, Member, MemberKind, TokenRecord, User};
+use super::model::{Group, Member, MemberKind, Status, TokenRecord, User};
+use super::policy::LockRule;
 use super::query::{Page, Query};
 use super::time::Timestamp;
 
@@ -27,13 +28,61 @@ pub trait Store: Send + Sync {
 
     /// Replaces a user's attributes and status, provided its stored version
     /// is still `expected_version`. A `Some` hash replaces the password.
+    /// The login counters are left alone, unless `revalidate`: then they
+    /// are cleared and the inactivity clock restarts at the change.
     async fn update_user(
         &self,
         user: &User,
         expected_version: i64,
         password_hash: Option<&str>,
+        revalidate: bool,
         event: &AuditEvent,
     ) -> Result<(), StoreError>;
+
+    /// Counts a failed login of user `id` and writes `failure`, in one
+    /// transaction that concurrent failures go through one at a time: the
+    /// count starts again after `rule.window_start`; when it reaches
+    /// `rule.max_failures` on an active account (or on one whose lock ran
+    /// out) the account is locked and `lock` written too, once. Returns the
+    /// user as it now is.
+    async fn record_login_failure(
+        &self,
+        id: Uuid,
+        rule: &LockRule,
+        failure: &AuditEvent,
+        lock: &AuditEvent,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Records a successful login at `event.at`: failures cleared, a lock
+    /// that ran out lifted. Returns the user as it now is.
+    async fn record_login_success(
+        &self,
+        id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Moves user `id` from status `from` to `to`, as the server decided
+    /// (inactivity); nothing when it is no longer in `from`. Returns the
+    /// user when it moved.
+    async fn change_status(
+        &self,
+        id: Uuid,
+        from: Status,
+        to: Status,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Writes an event that goes with no change (a failed login of an
+    /// unknown user).
+    async fn write_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Up to `limit` active users whose last login, re-validation and
+    /// creation are all at or before `cutoff`.
+    async fn inactive_candidates(
+        &self,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError>;
 
     /// Deletes a user and its memberships.
     async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;

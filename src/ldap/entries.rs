@@ -8,7 +8,7 @@ use super::schema::SUBSCHEMA_DN;
 use super::tree::Tree;
 use crate::config::PosixConfig;
 use crate::directory::attributes::{Storage, GROUP_ATTRS, USER_ATTRS};
-use crate::directory::{Group, MemberKind, Meta, User};
+use crate::directory::{Group, MemberKind, Meta, Timestamp, User};
 
 pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "inetOrgPerson"];
 /// Groups are served both ways (RFC 2307bis style) so that applications
@@ -29,6 +29,9 @@ const OPERATIONAL: &[&str] = &[
     "hasSubordinates",
     "subschemaSubentry",
     "pwdChangedTime",
+    "pwdAccountLockedTime",
+    "pwdFailureTime",
+    "pwdLastSuccess",
     "attributeTypes",
     "objectClasses",
     "supportedControl",
@@ -230,12 +233,13 @@ pub fn user_entry(
             _ => (def.values)(user),
         });
     }
-    b.add(&["pwdChangedTime"], || {
-        user.password_changed
-            .iter()
-            .map(|t| t.generalized())
-            .collect()
+    let time = |t: Option<Timestamp>| t.iter().map(|t| t.generalized()).collect();
+    b.add(&["pwdChangedTime"], || time(user.password_changed));
+    b.add(&["pwdAccountLockedTime"], || time(user.logins.locked_at));
+    b.add(&["pwdFailureTime"], || {
+        time(user.logins.last_failure.filter(|_| user.logins.failed > 0))
     });
+    b.add(&["pwdLastSuccess"], || time(user.logins.last_success));
     actors(&mut b, &user.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);

@@ -206,6 +206,23 @@ const TYPES: &[Type] = &[
         &["pwdChangedTime"],
         Rules::Time,
     ),
+    // The account's login state, named as OpenLDAP's ppolicy overlay does
+    // (draft-behera-ldap-password-policy): only the latest failure is kept.
+    op(
+        "1.3.6.1.4.1.42.2.27.8.1.17",
+        &["pwdAccountLockedTime"],
+        Rules::Time,
+    ),
+    opm(
+        "1.3.6.1.4.1.42.2.27.8.1.19",
+        &["pwdFailureTime"],
+        Rules::Time,
+    ),
+    op(
+        "1.3.6.1.4.1.42.2.27.8.1.29",
+        &["pwdLastSuccess"],
+        Rules::Time,
+    ),
     // The subschema's own attributes (RFC 4512 §4.2), which clients such as
     // python ldap3 ask for by name and check against this list.
     opm(

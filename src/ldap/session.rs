@@ -273,9 +273,10 @@ impl Session {
             );
         }
         let directory = &self.state.directory;
+        let actor = Actor::new(req.dn.clone(), Protocol::Ldap, self.client.clone());
         let outcome = match self.bind_name(&req.dn).await {
-            Ok(Some(name)) => directory.authenticate(&name, &password).await,
-            Ok(None) => Err(directory.reject_credentials(&password).await),
+            Ok(Some(name)) => directory.authenticate(&actor, &name, &password).await,
+            Ok(None) => Err(directory.reject_credentials(&actor, &password).await),
             Err(e) => Err(e),
         };
         match outcome {
@@ -511,7 +512,8 @@ impl Session {
                     "give the current password (oldPasswd) to change your own",
                 );
             };
-            if directory.authenticate(&target, old).await.is_err() {
+            let asking = Actor::new(bound.dn.clone(), Protocol::Ldap, self.client.clone());
+            if directory.authenticate(&asking, &target, old).await.is_err() {
                 return extended_error(LdapResultCode::InvalidCredentials, "");
             }
         }

@@ -22,9 +22,10 @@ use uuid::Uuid;
 
 use crate::config::StoreConfig;
 use crate::directory::attributes::user_index;
+use crate::directory::policy::LockRule;
 use crate::directory::{
-    AuditEvent, Group, GroupAttrs, GroupRef, Member, MemberKind, Meta, Page, Query, Status, Store,
-    StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
+    AuditEvent, Group, GroupAttrs, GroupRef, Logins, Member, MemberKind, Meta, Page, Query, Status,
+    Store, StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
 };
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
@@ -161,7 +162,8 @@ const GROUP_KIND: Kind<Group> = Kind {
 
 const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version, \
      COALESCE(u.created_by, '') AS created_by, COALESCE(u.modified_by, '') AS modified_by, \
-     (SELECT c.changed_at FROM credentials c WHERE c.user_id = u.id) AS password_changed_at";
+     (SELECT c.changed_at FROM credentials c WHERE c.user_id = u.id) AS password_changed_at, \
+     u.failed_logins, u.last_failure_at, u.locked_at, u.last_login_at, u.revalidated_at";
 const GROUP_COLUMNS: &str = "g.id, g.doc, g.created_at, g.modified_at, g.version, \
      COALESCE(g.created_by, '') AS created_by, COALESCE(g.modified_by, '') AS modified_by";
 
@@ -185,11 +187,22 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         status: Status::parse(&status).ok_or_else(|| bad_row("status", &status))?,
         meta: meta(row)?,
         groups: Vec::new(),
-        password_changed: row
-            .try_get::<Option<i64>, _>("password_changed_at")
-            .map_err(backend)?
-            .map(Timestamp),
+        password_changed: time_column(row, "password_changed_at")?,
+        logins: Logins {
+            failed: row.try_get("failed_logins").map_err(backend)?,
+            last_failure: time_column(row, "last_failure_at")?,
+            locked_at: time_column(row, "locked_at")?,
+            last_success: time_column(row, "last_login_at")?,
+            revalidated: time_column(row, "revalidated_at")?,
+        },
     })
+}
+
+fn time_column(row: &AnyRow, name: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(row
+        .try_get::<Option<i64>, _>(name)
+        .map_err(backend)?
+        .map(Timestamp))
 }
 
 fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
@@ -707,6 +720,7 @@ impl Store for SqlStore {
         user: &User,
         expected_version: i64,
         password_hash: Option<&str>,
+        revalidate: bool,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let user = user.clone();
@@ -714,9 +728,16 @@ impl Store for SqlStore {
         let event = event.clone();
         let own = self.own.clone();
         self.run_write(job(move |conn| Box::pin(async move {
+        // Login counters are the store's own; a re-validation clears them
+        // and restarts the inactivity clock.
         let done = sqlx::query(
             "UPDATE users SET user_name = $1, user_name_lc = $2, display_name = $3, external_id = $4, status = $5, \
-             doc = $6, modified_at = $7, version = $8, uid_number = $11, modified_by = $12 WHERE id = $9 AND version = $10",
+             doc = $6, modified_at = $7, version = $8, uid_number = $11, modified_by = $12, \
+             failed_logins = CASE WHEN $13 = 1 THEN 0 ELSE failed_logins END, \
+             last_failure_at = CASE WHEN $13 = 1 THEN NULL ELSE last_failure_at END, \
+             locked_at = CASE WHEN $13 = 1 THEN NULL ELSE locked_at END, \
+             revalidated_at = CASE WHEN $13 = 1 THEN $7 ELSE revalidated_at END \
+             WHERE id = $9 AND version = $10",
         )
         .bind(&user.attrs.user_name)
         .bind(user.attrs.user_name.to_lowercase())
@@ -730,6 +751,7 @@ impl Store for SqlStore {
         .bind(expected_version)
         .bind(user.attrs.posix.uid_number)
         .bind(&user.meta.modified_by)
+        .bind(i64::from(revalidate))
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -822,6 +844,172 @@ impl Store for SqlStore {
             })
         }))
         .await
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: Uuid,
+        rule: &LockRule,
+        failure: &AuditEvent,
+        lock: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let (rule, failure, lock) = (rule.clone(), failure.clone(), lock.clone());
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                let now = failure.at.0;
+                // The count and the lock are decided inside the write
+                // transaction: concurrent failures are counted one after
+                // another, and only one of them locks.
+                let row = sqlx::query(
+                    "UPDATE users SET failed_logins = CASE \
+                       WHEN $1 IS NOT NULL AND (last_failure_at IS NULL OR last_failure_at < $1) THEN 1 \
+                       ELSE failed_logins + 1 END, \
+                     last_failure_at = $2 WHERE id = $3 RETURNING failed_logins, status, locked_at",
+                )
+                .bind(rule.window_start.map(|t| t.0))
+                .bind(now)
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let Some(row) = row else {
+                    return Err(StoreError::NotFound);
+                };
+                let failed: i64 = row.try_get(0).map_err(backend)?;
+                let status: String = row.try_get(1).map_err(backend)?;
+                let locked_at: Option<i64> = row.try_get(2).map_err(backend)?;
+                let ran_out = matches!(
+                    (locked_at, rule.expired_before),
+                    (Some(at), Some(cutoff)) if at <= cutoff.0
+                );
+                let locks = rule.max_failures > 0
+                    && failed >= rule.max_failures
+                    && (status == Status::Active.as_str()
+                        || (status == Status::Locked.as_str() && ran_out));
+                write_audit(conn, &failure, &own).await?;
+                if locks {
+                    sqlx::query(
+                        "UPDATE users SET status = $1, locked_at = $2, modified_at = $2, \
+                         version = version + 1, modified_by = $3 WHERE id = $4",
+                    )
+                    .bind(Status::Locked.as_str())
+                    .bind(now)
+                    .bind(format!("{}:{}", lock.protocol, lock.actor))
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                    write_audit(conn, &lock, &own).await?;
+                }
+                Ok(())
+            })
+        }))
+        .await?;
+        self.get_user(id).await
+    }
+
+    async fn record_login_success(
+        &self,
+        id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                // A lock that ran out is lifted: the account is active again
+                // (a change of the record, so a new version).
+                sqlx::query(
+                    "UPDATE users SET last_login_at = $1, failed_logins = 0, last_failure_at = NULL, \
+                     version = CASE WHEN status = $2 THEN version + 1 ELSE version END, \
+                     modified_at = CASE WHEN status = $2 THEN $1 ELSE modified_at END, \
+                     locked_at = NULL, \
+                     status = CASE WHEN status = $2 THEN $3 ELSE status END WHERE id = $4",
+                )
+                .bind(event.at.0)
+                .bind(Status::Locked.as_str())
+                .bind(Status::Active.as_str())
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                write_audit(conn, &event, &own).await?;
+                Ok(())
+            })
+        }))
+        .await?;
+        self.get_user(id).await
+    }
+
+    async fn change_status(
+        &self,
+        id: Uuid,
+        from: Status,
+        to: Status,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        let moved = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let moved_ = moved.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE users SET status = $1, modified_at = $2, version = version + 1, \
+                     modified_by = $3 WHERE id = $4 AND status = $5",
+                )
+                .bind(to.as_str())
+                .bind(event.at.0)
+                .bind(format!("{}:{}", event.protocol, event.actor))
+                .bind(id.to_string())
+                .bind(from.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() == 1 {
+                    write_audit(conn, &event, &own).await?;
+                    moved_.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok(())
+            })
+        }))
+        .await?;
+        if moved.load(std::sync::atomic::Ordering::SeqCst) {
+            self.get_user(id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    async fn write_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move { write_audit(conn, &event, &own).await })
+        }))
+        .await
+    }
+
+    async fn inactive_candidates(
+        &self,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM users WHERE status = $1 AND created_at <= $2 \
+             AND (last_login_at IS NULL OR last_login_at <= $2) \
+             AND (revalidated_at IS NULL OR revalidated_at <= $2) ORDER BY id LIMIT $3",
+        )
+        .bind(Status::Active.as_str())
+        .bind(cutoff.0)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| parse_id(&r.try_get::<String, _>(0).map_err(backend)?))
+            .collect()
     }
 
     async fn list_users(&self, q: &Query<User>) -> Result<Page<User>, StoreError> {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::directory::{Meta, Status, Timestamp, User, UserAttrs};
+use crate::directory::{Logins, Meta, Status, Timestamp, User, UserAttrs};
 
 /// One user, packed.
 pub struct PackedUser {
@@ -36,6 +36,8 @@ struct Fields<A> {
     modified_by: String,
     #[serde(rename = "p")]
     password_changed: Option<i64>,
+    #[serde(rename = "l")]
+    logins: Logins,
 }
 
 impl PackedUser {
@@ -59,6 +61,7 @@ impl PackedUser {
             created_by: user.meta.created_by.clone(),
             modified_by: user.meta.modified_by.clone(),
             password_changed: user.password_changed.map(|t| t.0),
+            logins: user.logins.clone(),
         };
         rmp_serde::encode::write_named(&mut bytes, &fields)
             .expect("a user always encodes as MessagePack");
@@ -96,6 +99,7 @@ impl PackedUser {
             },
             groups: Vec::new(),
             password_changed: fields.password_changed.map(Timestamp),
+            logins: fields.logins,
         }
     }
 }
@@ -153,6 +157,13 @@ mod tests {
             },
             groups: Vec::new(),
             password_changed: Some(Timestamp(1_700_000_000_789)),
+            logins: Logins {
+                failed: 3,
+                last_failure: Some(Timestamp(1_700_000_001_000)),
+                locked_at: None,
+                last_success: Some(Timestamp(1_700_000_000_900)),
+                revalidated: None,
+            },
         };
         let packed = PackedUser::pack(&user);
         assert_eq!(packed.user_name(), "Łukasz.Ó");

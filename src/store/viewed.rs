@@ -19,9 +19,10 @@ use uuid::Uuid;
 use super::view::{Loading, View};
 use super::{OwnEvents, SqlStore};
 use crate::config::StoreConfig;
+use crate::directory::policy::LockRule;
 use crate::directory::{
-    AuditEvent, Group, Member, MemberKind, Page, Query, Store, StoreError, Timestamp, TokenRecord,
-    User,
+    AuditEvent, Group, Member, MemberKind, Page, Query, Status, Store, StoreError, Timestamp,
+    TokenRecord, User,
 };
 
 /// How far below the newest event id seen the poll looks again.
@@ -74,6 +75,14 @@ impl ViewedStore {
             tokio::spawn(poll(Arc::downgrade(&store), every));
         }
         Ok(store)
+    }
+
+    /// Puts a user the database just returned into the view.
+    fn view_user(&self, user: Option<User>) -> Result<Option<User>, StoreError> {
+        if let Some(u) = &user {
+            self.view.put_user(u);
+        }
+        Ok(user)
     }
 
     /// Reads again the records that changed since the last poll.
@@ -160,13 +169,60 @@ impl Store for ViewedStore {
         user: &User,
         expected_version: i64,
         password_hash: Option<&str>,
+        revalidate: bool,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         self.sql
-            .update_user(user, expected_version, password_hash, event)
+            .update_user(user, expected_version, password_hash, revalidate, event)
             .await?;
         self.view.put_user(user);
         Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: Uuid,
+        rule: &LockRule,
+        failure: &AuditEvent,
+        lock: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let user = self
+            .sql
+            .record_login_failure(id, rule, failure, lock)
+            .await?;
+        self.view_user(user)
+    }
+
+    async fn record_login_success(
+        &self,
+        id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let user = self.sql.record_login_success(id, event).await?;
+        self.view_user(user)
+    }
+
+    async fn change_status(
+        &self,
+        id: Uuid,
+        from: Status,
+        to: Status,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let user = self.sql.change_status(id, from, to, event).await?;
+        self.view_user(user)
+    }
+
+    async fn write_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.write_event(event).await
+    }
+
+    async fn inactive_candidates(
+        &self,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        self.sql.inactive_candidates(cutoff, limit).await
     }
 
     async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {

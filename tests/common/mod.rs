@@ -67,12 +67,18 @@ pub async fn start() -> TestServer {
 
 /// Starts a server after letting `tweak` change the test configuration.
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    start_with_clock(Arc::new(SystemClock), tweak).await
+}
+
+/// Starts a server on `clock` (a `ManualClock` lets a test jump ahead).
+pub async fn start_with_clock(
+    clock: Arc<dyn roster::directory::Clock>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path()).await;
     tweak(&mut config);
-    let server = Server::start(&config, Arc::new(SystemClock))
-        .await
-        .expect("server starts");
+    let server = Server::start(&config, clock).await.expect("server starts");
     let token = server
         .bootstrap_token
         .clone()

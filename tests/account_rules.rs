@@ -1,0 +1,264 @@
+//! The account rules (`directory::policy`) through both protocols: LDAP
+//! binds count failures and lock, SCIM shows the lock and re-validates;
+//! accounts unused past the inactivity window become inactive at a bind and
+//! by the background sweep.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{start_with, start_with_clock, user_dn, TestServer};
+use ldap3::{Scope, SearchEntry};
+use reqwest::{Method, StatusCode};
+use roster::directory::{Clock, ManualClock, SystemClock};
+use serde_json::json;
+
+const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const PASSWORD: &str = "S3cure-pass!";
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+async fn bind_rc(t: &TestServer, user: &str, password: &str) -> u32 {
+    let mut ldap = t.ldap().await;
+    ldap.simple_bind(&user_dn(user), password).await.unwrap().rc
+}
+
+async fn set_active(t: &TestServer, id: &str, active: bool) -> serde_json::Value {
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": active}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn active(t: &TestServer, id: &str) -> bool {
+    let (status, body) = t.scim(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["active"].as_bool().expect("active is shown")
+}
+
+/// The operational attributes of `user`'s entry, as a reader sees them.
+async fn account_attrs(t: &TestServer, reader: &str, user: &str) -> SearchEntry {
+    let mut ldap = t.ldap_as(reader, PASSWORD).await;
+    let (entries, _) = ldap
+        .search(
+            &user_dn(user),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["pwdAccountLockedTime", "pwdFailureTime", "pwdLastSuccess"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    SearchEntry::construct(entries.into_iter().next().expect("the entry"))
+}
+
+async fn actions(t: &TestServer, limit: usize) -> Vec<String> {
+    let events = t.server.directory.recent_audit(limit).await.unwrap();
+    events.into_iter().map(|e| e.action).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_passwords_lock_an_account_until_scim_revalidates_it() {
+    let t = start_with(|c| c.policy.max_failed_logins = 3).await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    let reader = t
+        .create_user("reader", Some(PASSWORD), "reader@example.com")
+        .await;
+    t.make_readers(&[&reader]).await;
+
+    // Two failures do not lock; a success clears them.
+    assert_eq!(bind_rc(&t, "alice", "wrong-1").await, 49);
+    assert_eq!(bind_rc(&t, "alice", "wrong-2").await, 49);
+    let seen = account_attrs(&t, "reader", "alice").await;
+    assert!(seen.attrs.contains_key("pwdFailureTime"), "{seen:?}");
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    let seen = account_attrs(&t, "reader", "alice").await;
+    assert!(!seen.attrs.contains_key("pwdFailureTime"), "{seen:?}");
+    assert!(seen.attrs.contains_key("pwdLastSuccess"), "{seen:?}");
+
+    // Three in a row lock it: then even the right password fails, the same
+    // way as a wrong one, and SCIM shows it inactive.
+    for n in 0..3 {
+        assert_eq!(bind_rc(&t, "alice", &format!("wrong-{n}")).await, 49);
+    }
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
+    assert!(!active(&t, &alice).await);
+    let seen = account_attrs(&t, "reader", "alice").await;
+    assert!(seen.attrs.contains_key("pwdAccountLockedTime"), "{seen:?}");
+    let recent = actions(&t, 6).await;
+    assert_eq!(
+        recent.iter().filter(|a| *a == "user.lock").count(),
+        1,
+        "{recent:?}"
+    );
+
+    // An administrator re-validates over SCIM: the bind works again and
+    // the count starts from nothing.
+    let body = set_active(&t, &alice, true).await;
+    assert_eq!(body["active"], true);
+    let seen = account_attrs(&t, "reader", "alice").await;
+    assert!(!seen.attrs.contains_key("pwdAccountLockedTime"), "{seen:?}");
+    assert!(!seen.attrs.contains_key("pwdFailureTime"), "{seen:?}");
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    assert_eq!(bind_rc(&t, "alice", "wrong-again").await, 49);
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    assert_eq!(
+        actions(&t, 10)
+            .await
+            .iter()
+            .filter(|a| *a == "user.revalidate")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_wrong_binds_lock_once_and_nothing_gets_in_after() {
+    // Cheap hashes: this is about counting, not hashing.
+    let t = start_with(|c| {
+        c.policy.max_failed_logins = 10;
+        c.password.argon2_memory_kib = 64;
+        c.password.argon2_iterations = 1;
+    })
+    .await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    let mut binds = Vec::new();
+    for i in 0..200 {
+        let ldap_url = t.ldap_url.clone();
+        binds.push(tokio::spawn(async move {
+            let (conn, mut ldap) = ldap3::LdapConnAsync::new(&ldap_url).await.unwrap();
+            ldap3::drive!(conn);
+            ldap.simple_bind(&user_dn("alice"), &format!("wrong-{i}"))
+                .await
+                .unwrap()
+                .rc
+        }));
+    }
+    for b in binds {
+        assert_eq!(b.await.unwrap(), 49);
+    }
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
+    assert!(!active(&t, &alice).await);
+    let recent = actions(&t, 300).await;
+    assert_eq!(recent.iter().filter(|a| *a == "user.lock").count(), 1);
+    assert_eq!(
+        recent.iter().filter(|a| *a == "user.login.failure").count(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_with_a_duration_runs_out_and_relocks_on_the_next_failure() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let t = start_with_clock(clock.clone(), |c| {
+        c.policy.max_failed_logins = 2;
+        c.policy.lockout_duration = Duration::from_secs(600);
+    })
+    .await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    for _ in 0..2 {
+        assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+    }
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
+    clock.advance(601_000);
+    // Ran out: one more failure locks it again at once.
+    assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
+    clock.advance(601_000);
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    assert!(active(&t, &alice).await);
+    let locks = actions(&t, 20).await;
+    assert_eq!(
+        locks.iter().filter(|a| *a == "user.lock").count(),
+        2,
+        "{locks:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_outside_the_window_do_not_count() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let t = start_with_clock(clock.clone(), |c| {
+        c.policy.max_failed_logins = 3;
+        c.policy.failure_window = Duration::from_secs(60);
+    })
+    .await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    for _ in 0..2 {
+        assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+        clock.advance(61_000);
+    }
+    assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+    assert!(
+        active(&t, &alice).await,
+        "spread-out failures must not lock"
+    );
+    assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+    assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+    assert!(!active(&t, &alice).await, "three within the window lock");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unused_account_becomes_inactive_at_bind_and_by_the_sweep() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let t = start_with_clock(clock.clone(), |c| {
+        c.policy.inactivity_sweep_interval = Duration::from_millis(100);
+    })
+    .await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    let bob = t
+        .create_user("bob", Some(PASSWORD), "bob@example.com")
+        .await;
+    let carol = t
+        .create_user("carol", Some(PASSWORD), "carol@example.com")
+        .await;
+    clock.advance(60 * DAY_MS);
+    assert_eq!(bind_rc(&t, "carol", PASSWORD).await, 0);
+    clock.advance(31 * DAY_MS);
+
+    // alice tries first: her bind finds her inactive, and fails as a
+    // wrong password would.
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
+    assert!(!active(&t, &alice).await);
+    // bob never tries: the sweep makes him inactive, visible over SCIM
+    // without anyone logging in.
+    let mut waited = 0;
+    while active(&t, &bob).await {
+        assert!(waited < 50, "the sweep did not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    // carol logged in 31 days ago: still active.
+    assert!(active(&t, &carol).await);
+    assert_eq!(bind_rc(&t, "carol", PASSWORD).await, 0);
+    let recent = actions(&t, 20).await;
+    assert_eq!(
+        recent.iter().filter(|a| *a == "user.inactivate").count(),
+        2,
+        "{recent:?}"
+    );
+
+    // Re-validating restarts the clock.
+    set_active(&t, &bob, true).await;
+    assert_eq!(bind_rc(&t, "bob", PASSWORD).await, 0);
+    let (_, filtered) = t
+        .scim(Method::GET, "/Users?filter=active%20eq%20false", None)
+        .await;
+    assert_eq!(filtered["totalResults"], 1, "{filtered}");
+}
