@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 
 use roster::config::Config;
-use roster::directory::{Actor, Directory, Filter, Query, SystemClock, TokenScope};
+use roster::directory::{Actor, Directory, Filter, Query, SystemClock, TokenScope, User};
 use roster::{open_directory, Server};
 
 // mimalloc: the server allocates many small, short-lived values per request
@@ -136,6 +136,26 @@ enum UserCommand {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// List the banned users (deleted over SCIM, kept with their history).
+        #[arg(long)]
+        banned: bool,
+    },
+    /// Re-validate a locked, inactive or disabled user: active again, failed
+    /// logins cleared, the inactivity clock restarted.
+    Activate {
+        /// The userName (or id).
+        name: String,
+    },
+    /// Bring a banned user back, disabled until activated.
+    Restore {
+        /// The userName or, when several banned users had it, the id.
+        name: String,
+    },
+    /// Erase a banned user for good (an erasure request); the audit trail
+    /// records the purge.
+    Purge {
+        /// The userName or, when several banned users had it, the id.
+        name: String,
     },
 }
 
@@ -244,34 +264,67 @@ async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// A served user named by userName or id.
+async fn served_user(directory: &Directory, name: &str) -> Result<User, String> {
+    let found = match uuid::Uuid::parse_str(name) {
+        Ok(id) => directory.get_user(id).await.ok(),
+        Err(_) => directory
+            .get_user_by_name(name)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    found.ok_or_else(|| format!("no user {name}"))
+}
+
+/// The one banned user named by userName or id.
+async fn banned_user(directory: &Directory, name: &str) -> Result<User, String> {
+    let banned = directory.banned_users().await.map_err(|e| e.to_string())?;
+    let mut matching: Vec<User> = banned
+        .into_iter()
+        .filter(|u| u.id.to_string() == name || u.attrs.user_name.eq_ignore_ascii_case(name))
+        .collect();
+    match matching.len() {
+        0 => Err(format!("no banned user {name}")),
+        1 => Ok(matching.remove(0)),
+        n => Err(format!(
+            "{n} banned users were called {name}: name one by its id (roster user list --banned)"
+        )),
+    }
+}
+
+/// Prints users as a table (with a header when `header`) or JSON lines.
+fn print_users(users: &[User], json: bool, header: bool) {
+    if header && !json {
+        println!("{:<32} {:<9} {:<36} EMAIL", "USERNAME", "STATUS", "ID");
+    }
+    for u in users {
+        let status = u.status.as_str();
+        let email = u.attrs.primary_email().unwrap_or("");
+        if json {
+            let line = json!({
+                "id": u.id, "userName": u.attrs.user_name, "status": status, "email": email,
+                "displayName": u.attrs.display_name, "created": u.meta.created.rfc3339(),
+                "groups": u.groups.iter().map(|g| g.display_name.clone()).collect::<Vec<_>>(),
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{:<32} {:<9} {:<36} {}",
+                u.attrs.user_name, status, u.id, email
+            );
+        }
+    }
+}
+
 async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
     const PAGE: usize = 1000;
     let mut offset = 0;
-    if !json {
-        println!("{:<32} {:<9} {:<36} EMAIL", "USERNAME", "STATUS", "ID");
-    }
     loop {
         let page = directory
             .find_users(&Query::new(Filter::True, offset, PAGE))
             .await
             .map_err(|e| e.to_string())?;
-        for u in &page.items {
-            let status = u.status.as_str();
-            let email = u.attrs.primary_email().unwrap_or("");
-            if json {
-                let line = json!({
-                    "id": u.id, "userName": u.attrs.user_name, "status": status, "email": email,
-                    "displayName": u.attrs.display_name, "created": u.meta.created.rfc3339(),
-                    "groups": u.groups.iter().map(|g| g.display_name.clone()).collect::<Vec<_>>(),
-                });
-                println!("{line}");
-            } else {
-                println!(
-                    "{:<32} {:<9} {:<36} {}",
-                    u.attrs.user_name, status, u.id, email
-                );
-            }
-        }
+        print_users(&page.items, json, offset == 0);
         offset += page.items.len();
         if page.items.len() < PAGE || offset >= page.total {
             return Ok(());
@@ -343,7 +396,41 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{token}");
         }
-        Command::User(UserCommand::List { json }) => list_users(&directory, json).await?,
+        Command::User(UserCommand::List {
+            json,
+            banned: false,
+        }) => list_users(&directory, json).await?,
+        Command::User(UserCommand::List { json, banned: true }) => {
+            let users = directory.banned_users().await.map_err(|e| e.to_string())?;
+            print_users(&users, json, true);
+        }
+        Command::User(UserCommand::Activate { name }) => {
+            let user = served_user(&directory, &name).await?;
+            directory
+                .activate_user(&Actor::cli(), user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{} is active", user.attrs.user_name);
+        }
+        Command::User(UserCommand::Restore { name }) => {
+            let user = banned_user(&directory, &name).await?;
+            directory
+                .restore_user(&Actor::cli(), &user)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} is restored (disabled until activated)",
+                user.attrs.user_name
+            );
+        }
+        Command::User(UserCommand::Purge { name }) => {
+            let user = banned_user(&directory, &name).await?;
+            directory
+                .purge_user(&Actor::cli(), &user)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{} ({}) is purged", user.attrs.user_name, user.id);
+        }
         Command::Import { file } => import(&directory, &config, &file).await?,
         Command::Audit { limit, json } => {
             let events = directory

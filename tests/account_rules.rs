@@ -262,3 +262,124 @@ async fn an_unused_account_becomes_inactive_at_bind_and_by_the_sweep() {
         .await;
     assert_eq!(filtered["totalResults"], 1, "{filtered}");
 }
+
+/// Runs the `roster` command line on the test server's store.
+fn cli(t: &TestServer, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .args([
+            "--data-dir",
+            t.config.data_dir.to_str().unwrap(),
+            "--database-url",
+            &t.config.database_url,
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Waits until the server's view (polling the audit trail) shows what the
+/// command line wrote.
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..60 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_user_is_banned_kept_and_can_be_restored_or_purged() {
+    let t = start_with(|c| c.store.refresh_interval = Duration::from_millis(100)).await;
+    let old = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    let reader = t
+        .create_user("reader", Some(PASSWORD), "reader@example.com")
+        .await;
+    t.make_readers(&[&reader, &old]).await;
+
+    // SCIM DELETE bans: gone from SCIM and LDAP, no bind, the name free.
+    let (status, _) = t.scim(Method::DELETE, &format!("/Users/{old}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.scim(Method::GET, &format!("/Users/{old}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
+    let mut ldap = t.ldap_as("reader", PASSWORD).await;
+    let (found, _) = ldap
+        .search(
+            common::BASE_DN,
+            Scope::Subtree,
+            "(|(uid=alice)(member=*))",
+            vec!["uid", "member"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let found: Vec<SearchEntry> = found.into_iter().map(SearchEntry::construct).collect();
+    assert!(
+        found.iter().all(|e| !e
+            .attrs
+            .get("member")
+            .is_some_and(|m| m.contains(&user_dn("alice")))),
+        "the banned user's memberships end: {found:?}"
+    );
+    assert!(
+        found.iter().all(|e| !e.attrs.contains_key("uid")),
+        "{found:?}"
+    );
+    let new = t
+        .create_user("alice", Some("An0ther-pass!"), "alice@example.com")
+        .await;
+    assert_ne!(new, old);
+
+    // The command line lists banned users; a restore needs the name free.
+    let (ok, out) = cli(&t, &["user", "list", "--banned"]);
+    assert!(ok && out.contains(&old), "{out}");
+    let (ok, out) = cli(&t, &["user", "restore", "alice"]);
+    assert!(!ok && out.contains("userName"), "{out}");
+    let (status, _) = t.scim(Method::DELETE, &format!("/Users/{new}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (ok, out) = cli(&t, &["user", "restore", "alice"]);
+    assert!(!ok && out.contains("id"), "two banned alices: {out}");
+    let (ok, out) = cli(&t, &["user", "restore", &old]);
+    assert!(ok, "{out}");
+    until("the restored user is served", async || {
+        t.scim(Method::GET, &format!("/Users/{old}"), None).await.0 == StatusCode::OK
+    })
+    .await;
+    assert!(!active(&t, &old).await, "restored users come back disabled");
+    let (ok, out) = cli(&t, &["user", "activate", "alice"]);
+    assert!(ok, "{out}");
+    until("the activated user binds", async || {
+        bind_rc(&t, "alice", PASSWORD).await == 0
+    })
+    .await;
+
+    // Purge erases the other one for good; the audit trail keeps it all.
+    let (ok, out) = cli(&t, &["user", "purge", "alice"]);
+    assert!(ok, "{out}");
+    let (_, out) = cli(&t, &["user", "list", "--banned"]);
+    assert!(!out.contains(&new), "{out}");
+    let recent = actions(&t, 40).await;
+    for (action, n) in [
+        ("user.ban", 2),
+        ("user.restore", 1),
+        ("user.purge", 1),
+        ("user.revalidate", 1),
+    ] {
+        assert_eq!(
+            recent.iter().filter(|a| *a == action).count(),
+            n,
+            "{action}: {recent:?}"
+        );
+    }
+}

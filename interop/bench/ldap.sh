@@ -110,9 +110,6 @@ echo
 echo "| server   | operation                          | conns |     ops/s | p50 (ms) | p99 (ms) | failed |"
 echo "|----------|------------------------------------|-------|-----------|----------|----------|--------|"
 for _ in $(seq 1 "$rounds"); do
-    # The argon2id bound, measured just before, on this machine as it is now.
-    ARGON2_BOUND=$(setsid "$bench" --argon2-bound </dev/null | tr '\n' ' ')
-    export ARGON2_BOUND
     start_roster "$work/roster.toml"
     rpid=$(pgrep -f "$work/roster.toml" | head -n1)
     before=$(rss_kib "$rpid")

@@ -354,25 +354,87 @@ impl Directory {
         Ok(user)
     }
 
+    /// Deprovisions a user (SCIM DELETE): banned, not erased. It is no
+    /// longer served over SCIM or LDAP and cannot log in, its userName is
+    /// free for a new account, its memberships end; its record and audit
+    /// history stay (`banned_users`, `restore_user`, `purge_user`).
     pub async fn delete_user(&self, actor: &Actor, id: Uuid) -> Result<()> {
         let user = self.get_user(id).await?;
         let event = AuditEvent::new(
             self.now(),
             actor,
-            "user.delete",
+            "user.ban",
             "user",
             id,
             &user.attrs.user_name,
-            vec![],
+            vec!["status".into()],
         );
-        self.store.delete_user(id, &event).await?;
+        self.store.ban_user(id, &event).await?;
         Ok(())
     }
 
+    /// Banned users, by userName (the command line reads them).
+    pub async fn banned_users(&self) -> Result<Vec<User>> {
+        Ok(self.store.banned_users().await?)
+    }
+
+    /// Brings a banned user back, disabled until an administrator
+    /// activates it; fails with `Uniqueness` when its userName was taken
+    /// meanwhile.
+    pub async fn restore_user(&self, actor: &Actor, user: &User) -> Result<()> {
+        let event = AuditEvent::new(
+            self.now(),
+            actor,
+            "user.restore",
+            "user",
+            user.id,
+            &user.attrs.user_name,
+            vec!["status".into()],
+        );
+        self.store.restore_user(user.id, &event).await?;
+        Ok(())
+    }
+
+    /// Erases a user (an erasure request): the record goes; the audit
+    /// trail keeps its history and records the purge.
+    pub async fn purge_user(&self, actor: &Actor, user: &User) -> Result<()> {
+        let event = AuditEvent::new(
+            self.now(),
+            actor,
+            "user.purge",
+            "user",
+            user.id,
+            &user.attrs.user_name,
+            vec![],
+        );
+        self.store.delete_user(user.id, &event).await?;
+        Ok(())
+    }
+
+    /// Re-validates a locked, inactive or disabled user (the CLI's
+    /// `user activate`; SCIM does it with `active: true`).
+    pub async fn activate_user(&self, actor: &Actor, id: Uuid) -> Result<User> {
+        let current = self.get_user(id).await?;
+        self.replace_user(
+            actor,
+            id,
+            UserChange {
+                attrs: current.attrs.clone(),
+                active: Some(true),
+                password: None,
+                expected_version: Some(current.meta.version),
+                keep_posix: true,
+            },
+        )
+        .await
+    }
+
+    /// A user that is served (not banned).
     pub async fn get_user(&self, id: Uuid) -> Result<User> {
         self.store
             .get_user(id)
             .await?
+            .filter(|u| u.status != Status::Banned)
             .ok_or_else(|| DirectoryError::NotFound(format!("user {id}")))
     }
 

@@ -22,14 +22,18 @@ pub enum Status {
     Locked,
     /// No successful login within the inactivity window.
     Inactive,
+    /// Deprovisioned (a SCIM DELETE): no longer served and its name free,
+    /// but kept with its history until purged.
+    Banned,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
+    pub const ALL: [Status; 5] = [
         Status::Active,
         Status::Disabled,
         Status::Locked,
         Status::Inactive,
+        Status::Banned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl Status {
             Status::Disabled => "disabled",
             Status::Locked => "locked",
             Status::Inactive => "inactive",
+            Status::Banned => "banned",
         }
     }
 
@@ -47,20 +52,38 @@ impl Status {
 }
 
 /// What the server keeps about an account's logins: counted by the store
-/// atomically, shown read-only over SCIM and LDAP.
+/// atomically, shown read-only over SCIM and LDAP. (The short serde names
+/// are for the read model, which packs one of these with every user.)
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Logins {
     /// Failed logins since the last success or re-validation (within the
     /// failure window, when one is set).
+    #[serde(rename = "f", skip_serializing_if = "is_zero")]
     pub failed: i64,
+    #[serde(rename = "lf", skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<Timestamp>,
     /// When the account was locked, while it is.
+    #[serde(rename = "la", skip_serializing_if = "Option::is_none")]
     pub locked_at: Option<Timestamp>,
     /// The last successful login, to the configured precision.
+    #[serde(rename = "ls", skip_serializing_if = "Option::is_none")]
     pub last_success: Option<Timestamp>,
     /// When an administrator last re-validated the account: the inactivity
     /// clock runs from here when it is later than the last login.
+    #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
     pub revalidated: Option<Timestamp>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl Logins {
+    /// Nothing recorded yet.
+    pub fn is_empty(&self) -> bool {
+        *self == Logins::default()
+    }
 }
 
 /// Server-owned facts about a record.

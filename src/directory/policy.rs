@@ -61,7 +61,9 @@ impl Policy {
             Status::Active if self.is_inactive(user, now) => Standing::TurnsInactive,
             Status::Active => Standing::Allowed,
             Status::Locked if self.lock_ran_out(user, now) => Standing::LockRanOut,
-            Status::Locked | Status::Disabled | Status::Inactive => Standing::Refused,
+            Status::Locked | Status::Disabled | Status::Inactive | Status::Banned => {
+                Standing::Refused
+            }
         }
     }
 

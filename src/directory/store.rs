@@ -84,8 +84,22 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Uuid>, StoreError>;
 
-    /// Deletes a user and its memberships.
+    /// Deletes a user and its memberships for good (a purge; a SCIM DELETE
+    /// bans instead).
     async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Bans a user: its status becomes banned, its userName is free for a
+    /// new account and its memberships end; the record and its audit
+    /// history stay. `NotFound` when there is no such user or it is
+    /// banned already.
+    async fn ban_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Brings a banned user back as `disabled`, its userName taken again
+    /// (`Conflict` when another account has it meanwhile).
+    async fn restore_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Banned users, by userName.
+    async fn banned_users(&self) -> Result<Vec<User>, StoreError>;
 
     async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
 

@@ -12,6 +12,22 @@ pub const SUPPORTED: &[&str] = &[
     "1.3.6.1.4.1.42.2.27.8.5.1", // Password Policy (draft-behera)
 ];
 
+/// The password policy response control (draft-behera §6.2) for a bind
+/// that asked for it: a `PasswordPolicyResponseValue` with neither warning
+/// nor error. Whether a failed bind was locked out is not told: it fails
+/// exactly as a wrong password does.
+pub fn password_policy_response() -> LdapControl {
+    LdapControl::Unknown {
+        oid: OID_PASSWORD_POLICY.to_string(),
+        criticality: false,
+        // SEQUENCE { } — no warning [0], no error [1].
+        value: Some(vec![0x30, 0x00]),
+    }
+}
+
+/// The password policy control's OID, for requests and responses alike.
+pub const OID_PASSWORD_POLICY: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
+
 /// What a request's controls ask for.
 #[derive(Debug, Default)]
 pub struct Requested {

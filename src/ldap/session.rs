@@ -147,13 +147,17 @@ impl Session {
                 let dn = req.dn.clone();
                 let res = self.bind(req).await;
                 tracing::debug!(%dn, code = ?res.code, secure = self.secure, "bind");
-                reply(
+                let mut msg = LdapMsg::new(
                     id,
                     LdapOp::BindResponse(LdapBindResponse {
                         res,
                         saslcreds: None,
                     }),
-                )
+                );
+                if requested.password_policy {
+                    msg.ctrl.push(controls::password_policy_response());
+                }
+                Outcome::Reply(vec![msg])
             }
             LdapOp::SearchRequest(req) => Outcome::Reply(self.search(id, &req, &requested).await),
             LdapOp::CompareRequest(req) => {

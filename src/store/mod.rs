@@ -139,6 +139,8 @@ fn parse_id(s: &str) -> Result<Uuid, StoreError> {
 struct Kind<T> {
     layout: &'static sql::Layout,
     from: &'static str,
+    /// The records served at all (banned users are kept, not served).
+    served: &'static str,
     columns: &'static str,
     order: &'static str,
     read: fn(&AnyRow) -> Result<T, StoreError>,
@@ -147,6 +149,7 @@ struct Kind<T> {
 const USER_KIND: Kind<User> = Kind {
     layout: &USERS,
     from: "users u",
+    served: "u.status <> 'banned'",
     columns: USER_COLUMNS,
     order: "u.user_name_lc",
     read: user_from_row,
@@ -155,6 +158,7 @@ const USER_KIND: Kind<User> = Kind {
 const GROUP_KIND: Kind<Group> = Kind {
     layout: &GROUPS,
     from: "groups g",
+    served: "1=1",
     columns: GROUP_COLUMNS,
     order: "g.display_name_lc",
     read: group_from_row,
@@ -196,6 +200,12 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             revalidated: time_column(row, "revalidated_at")?,
         },
     })
+}
+
+/// What a banned user's lower-cased name becomes: unique, and equal to no
+/// userName (those have no control characters).
+fn banned_name(id: Uuid) -> String {
+    format!("\u{1}banned:{id}")
 }
 
 fn time_column(row: &AnyRow, name: &str) -> Result<Option<Timestamp>, StoreError> {
@@ -457,9 +467,10 @@ impl SqlStore {
             columns,
             order,
             read,
+            ..
         } = kind;
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {from}"));
-        where_clause(&mut count, q, layout);
+        where_clause(&mut count, q, kind);
         let total: i64 = query(&count)
             .fetch_one(&self.read)
             .await
@@ -469,7 +480,7 @@ impl SqlStore {
         let mut items = Vec::new();
         if q.limit > 0 && (q.offset as i64) < total {
             let mut sql = Sql::new(&format!("SELECT {columns} FROM {from}"));
-            where_clause(&mut sql, q, layout);
+            where_clause(&mut sql, q, kind);
             let sorted = match &q.sort {
                 Some(sort) => sql::order_by(sort, layout, order, &mut sql),
                 None => None,
@@ -491,7 +502,7 @@ impl SqlStore {
     async fn ids<T>(&self, q: &Query<T>, kind: &Kind<T>) -> Result<Vec<Uuid>, StoreError> {
         let alias = kind.layout.alias;
         let mut sql = Sql::new(&format!("SELECT {alias}.id FROM {}", kind.from));
-        where_clause(&mut sql, q, kind.layout);
+        where_clause(&mut sql, q, kind);
         let sorted = match &q.sort {
             Some(sort) => sql::order_by(sort, kind.layout, kind.order, &mut sql),
             None => None,
@@ -533,17 +544,30 @@ impl SqlStore {
 
     /// Up to `limit` users (without groups) in id order, after the user
     /// `after`: the view is loaded a batch at a time.
-    async fn users_after(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<User>, StoreError> {
+    /// On `conn`: the whole load goes through one connection, so that
+    /// only one connection's page cache fills up with the users table.
+    async fn users_after(
+        &self,
+        conn: &mut AnyConnection,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
         let after = after.map(|id| id.to_string()).unwrap_or_default();
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.id > $1 ORDER BY u.id LIMIT {limit}"
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id > $1 AND u.status <> 'banned' \
+             ORDER BY u.id LIMIT {limit}"
         );
         let rows = sqlx::query(&sql)
             .bind(after)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *conn)
             .await
             .map_err(backend)?;
         rows.iter().map(user_from_row).collect()
+    }
+
+    /// A read connection of its own, for loading the view.
+    async fn read_connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.read.acquire().await.map_err(backend)
     }
 
     /// Every group with its member rows (member names left empty: the view
@@ -653,10 +677,11 @@ where
     Box::new(f)
 }
 
-/// Appends ` WHERE <filter>` for the query's filter.
-fn where_clause<T>(sql: &mut Sql, query: &Query<T>, layout: &sql::Layout) {
-    sql.push(" WHERE ");
-    condition(&query.filter, layout, sql);
+/// Appends ` WHERE <served> AND (<filter>)` for the query's filter.
+fn where_clause<T, K>(sql: &mut Sql, query: &Query<T>, kind: &Kind<K>) {
+    sql.push(" WHERE ").push(kind.served).push(" AND (");
+    condition(&query.filter, kind.layout, sql);
+    sql.push(")");
 }
 
 /// Appends the page window.
@@ -796,6 +821,90 @@ impl Store for SqlStore {
                 })
             }))
             .await
+    }
+
+    async fn ban_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                // The lower-cased name is what keeps userNames unique; a
+                // banned user's becomes a marker no userName can equal
+                // (names have no control characters), freeing the name.
+                let done = sqlx::query(
+                    "UPDATE users SET status = $1, user_name_lc = $2, modified_at = $3, \
+                     version = version + 1, modified_by = $4 WHERE id = $5 AND status <> $1",
+                )
+                .bind(Status::Banned.as_str())
+                .bind(banned_name(id))
+                .bind(event.at.0)
+                .bind(format!("{}:{}", event.protocol, event.actor))
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query("DELETE FROM group_members WHERE member_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                write_audit(conn, &event, &own).await
+            })
+        }))
+        .await
+    }
+
+    async fn restore_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query("SELECT user_name FROM users WHERE id = $1 AND status = $2")
+                    .bind(id.to_string())
+                    .bind(Status::Banned.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                let Some(row) = row else {
+                    return Err(StoreError::NotFound);
+                };
+                let name: String = row.try_get(0).map_err(backend)?;
+                // Lower-cased as everywhere else (SQL's LOWER depends on
+                // the database's locale).
+                let done = sqlx::query(
+                    "UPDATE users SET status = $1, user_name_lc = $6, modified_at = $2, \
+                     version = version + 1, modified_by = $3 WHERE id = $4 AND status = $5",
+                )
+                .bind(Status::Disabled.as_str())
+                .bind(event.at.0)
+                .bind(format!("{}:{}", event.protocol, event.actor))
+                .bind(id.to_string())
+                .bind(Status::Banned.as_str())
+                .bind(name.to_lowercase())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                write_audit(conn, &event, &own).await
+            })
+        }))
+        .await
+    }
+
+    async fn banned_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.status = $1 ORDER BY u.user_name, u.id"
+        ))
+        .bind(Status::Banned.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(user_from_row).collect()
     }
 
     async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {

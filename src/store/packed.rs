@@ -36,7 +36,7 @@ struct Fields<A> {
     modified_by: String,
     #[serde(rename = "p")]
     password_changed: Option<i64>,
-    #[serde(rename = "l")]
+    #[serde(rename = "l", default, skip_serializing_if = "Logins::is_empty")]
     logins: Logins,
 }
 

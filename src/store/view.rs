@@ -898,10 +898,17 @@ impl View {
         inner.put_user(user);
     }
 
+    /// Removes a user deleted for good: a late refresh cannot bring it back.
     pub fn remove_user(&self, id: Uuid) {
         let mut inner = self.write();
         inner.deleted.insert(id);
         inner.remove_user(id);
+    }
+
+    /// Stops serving a user that is kept in the database (banned); it
+    /// comes back if it is restored.
+    pub fn withdraw_user(&self, id: Uuid) {
+        self.write().remove_user(id);
     }
 
     /// Adds or replaces a group; its members too when `with_members`.

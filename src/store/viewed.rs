@@ -52,8 +52,9 @@ impl ViewedStore {
         let view = View::new();
         let mut loading = Loading::default();
         let mut after = None;
+        let mut conn = sql.read_connection().await?;
         loop {
-            let users = sql.users_after(after, LOAD_BATCH).await?;
+            let users = sql.users_after(&mut conn, after, LOAD_BATCH).await?;
             view.load_users(&mut loading, &users);
             match users.last() {
                 Some(last) if users.len() == LOAD_BATCH as usize => after = Some(last.id),
@@ -111,6 +112,7 @@ impl ViewedStore {
         for (kind, id) in &targets {
             if kind == "user" {
                 match self.sql.get_user(*id).await? {
+                    Some(user) if user.status == Status::Banned => self.view.withdraw_user(*id),
                     Some(user) => self.view.put_user(&user),
                     None => self.view.remove_user(*id),
                 }
@@ -229,6 +231,23 @@ impl Store for ViewedStore {
         self.sql.delete_user(id, event).await?;
         self.view.remove_user(id);
         Ok(())
+    }
+
+    async fn ban_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.ban_user(id, event).await?;
+        self.view.withdraw_user(id);
+        Ok(())
+    }
+
+    async fn restore_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.restore_user(id, event).await?;
+        let user = self.sql.get_user(id).await?;
+        self.view_user(user)?;
+        Ok(())
+    }
+
+    async fn banned_users(&self) -> Result<Vec<User>, StoreError> {
+        self.sql.banned_users().await
     }
 
     async fn get_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
