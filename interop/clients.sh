@@ -89,6 +89,10 @@ check "ldapwhoami over StartTLS (-ZZ)" "dn:$(dn alice)" \
     "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn alice)" -w Alice-pass-1 2>&1)"
 check "ldapwhoami over LDAPS" "dn:$(dn alice)" \
     "$(ldapwhoami -x -H "$ldaps" -D "$(dn alice)" -w Alice-pass-1 2>&1)"
+# The password policy control: the OpenLDAP client must be able to decode
+# the response control the server answers the bind with.
+contains "ldapwhoami -e ppolicy (the password policy response control decodes)" "dn:$(dn alice)" \
+    "$(ldapwhoami -x -ZZ -H "$ldap" -e ppolicy -D "$(dn alice)" -w Alice-pass-1 2>&1)"
 ldapwhoami -x -H "$ldap" -D "$(dn alice)" -w Alice-pass-1 >/dev/null 2>&1
 check "a simple bind without TLS is refused (13)" "13" "$?"
 LDAPTLS_CACERT=/dev/null ldapwhoami -x -H "$ldaps" -D "$(dn alice)" -w Alice-pass-1 >/dev/null 2>&1

@@ -15,6 +15,7 @@ use roster::directory::{Clock, ManualClock, SystemClock};
 use serde_json::json;
 
 const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ACCOUNT_URN: &str = "urn:roster:params:scim:schemas:extension:account:1.0:User";
 const PASSWORD: &str = "S3cure-pass!";
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -33,6 +34,26 @@ async fn set_active(t: &TestServer, id: &str, active: bool) -> serde_json::Value
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
+}
+
+/// The account extension of a user, over SCIM (returned when asked for).
+async fn account(t: &TestServer, id: &str) -> serde_json::Value {
+    let (status, body) = t
+        .scim(
+            Method::GET,
+            &format!("/Users/{id}?attributes={ACCOUNT_URN}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ACCOUNT_URN)),
+        "{body}"
+    );
+    body[ACCOUNT_URN].clone()
 }
 
 async fn active(t: &TestServer, id: &str) -> bool {
@@ -91,8 +112,45 @@ async fn wrong_passwords_lock_an_account_until_scim_revalidates_it() {
     }
     assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
     assert!(!active(&t, &alice).await);
+    let state = account(&t, &alice).await;
+    assert_eq!(state["status"], "locked", "{state}");
+    assert_eq!(
+        state["failedLogins"], 4,
+        "three wrong, then the right one refused: {state}"
+    );
+    assert!(state["lockedAt"].is_string(), "{state}");
     let seen = account_attrs(&t, "reader", "alice").await;
     assert!(seen.attrs.contains_key("pwdAccountLockedTime"), "{seen:?}");
+
+    // The state is the server's: a client cannot write it.
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{alice}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": format!("{ACCOUNT_URN}:status"), "value": "active"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "mutability");
+    let (status, body) = t
+        .scim(
+            Method::PUT,
+            &format!("/Users/{alice}"),
+            Some(
+                json!({"userName": "alice", ACCOUNT_URN: {"status": "active", "failedLogins": 0}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.get(ACCOUNT_URN).is_none(),
+        "returned only when asked for: {body}"
+    );
+    assert_eq!(
+        account(&t, &alice).await["status"],
+        "locked",
+        "ignored on PUT"
+    );
     let recent = actions(&t, 6).await;
     assert_eq!(
         recent.iter().filter(|a| *a == "user.lock").count(),
@@ -104,6 +162,9 @@ async fn wrong_passwords_lock_an_account_until_scim_revalidates_it() {
     // the count starts from nothing.
     let body = set_active(&t, &alice, true).await;
     assert_eq!(body["active"], true);
+    let state = account(&t, &alice).await;
+    assert_eq!(state["status"], "active");
+    assert_eq!(state["failedLogins"], 0);
     let seen = account_attrs(&t, "reader", "alice").await;
     assert!(!seen.attrs.contains_key("pwdAccountLockedTime"), "{seen:?}");
     assert!(!seen.attrs.contains_key("pwdFailureTime"), "{seen:?}");
@@ -228,6 +289,19 @@ async fn an_unused_account_becomes_inactive_at_bind_and_by_the_sweep() {
     let carol = t
         .create_user("carol", Some(PASSWORD), "carol@example.com")
         .await;
+    // dave only receives reports: exempt, and it shows by default.
+    let dave = t
+        .create_user("dave", Some(PASSWORD), "dave@example.com")
+        .await;
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{dave}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": format!("{ACCOUNT_URN}:reportsOnly"), "value": true}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[ACCOUNT_URN], json!({"reportsOnly": true}), "{body}");
     clock.advance(60 * DAY_MS);
     assert_eq!(bind_rc(&t, "carol", PASSWORD).await, 0);
     clock.advance(31 * DAY_MS);
@@ -236,6 +310,7 @@ async fn an_unused_account_becomes_inactive_at_bind_and_by_the_sweep() {
     // wrong password would.
     assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 49);
     assert!(!active(&t, &alice).await);
+    assert_eq!(account(&t, &alice).await["status"], "inactive");
     // bob never tries: the sweep makes him inactive, visible over SCIM
     // without anyone logging in.
     let mut waited = 0;
@@ -246,6 +321,9 @@ async fn an_unused_account_becomes_inactive_at_bind_and_by_the_sweep() {
     }
     // carol logged in 31 days ago: still active.
     assert!(active(&t, &carol).await);
+    assert!(account(&t, &carol).await["lastLogin"].is_string());
+    assert!(active(&t, &dave).await, "reportsOnly accounts are exempt");
+    assert_eq!(bind_rc(&t, "dave", PASSWORD).await, 0);
     assert_eq!(bind_rc(&t, "carol", PASSWORD).await, 0);
     let recent = actions(&t, 20).await;
     assert_eq!(

@@ -172,6 +172,9 @@ fn number(n: Option<i64>) -> Vec<String> {
 
 /// Roster's POSIX extension of the SCIM User resource.
 pub const POSIX_USER_URN: &str = "urn:roster:params:scim:schemas:extension:posix:1.0:User";
+/// Roster's account extension of the SCIM User resource: the account's
+/// state as the rules (`directory::policy`) keep it.
+pub const ACCOUNT_USER_URN: &str = "urn:roster:params:scim:schemas:extension:account:1.0:User";
 /// Roster's POSIX extension of the SCIM Group resource.
 pub const POSIX_GROUP_URN: &str = "urn:roster:params:scim:schemas:extension:posix:1.0:Group";
 

@@ -562,16 +562,20 @@ impl Directory {
         };
         let actor = Actor::new("inactivity-sweep", Protocol::System, None);
         let mut moved = 0;
+        let mut after = None;
         loop {
-            let ids = self.store.inactive_candidates(cutoff, 500).await?;
+            let ids = self.store.inactive_candidates(cutoff, after, 500).await?;
             let batch = ids.len();
+            after = ids.last().copied();
             for id in ids {
-                let name = self
-                    .store
-                    .get_user(id)
-                    .await?
-                    .map(|u| u.attrs.user_name)
-                    .unwrap_or_default();
+                // The rule itself decides (reportsOnly accounts are exempt).
+                let Some(user) = self.store.get_user(id).await? else {
+                    continue;
+                };
+                if !self.policy.is_inactive(&user, now) {
+                    continue;
+                }
+                let name = user.attrs.user_name;
                 let event = AuditEvent::new(
                     now,
                     &actor,

@@ -139,6 +139,30 @@ pub struct MultiValue {
     pub primary: Option<bool>,
 }
 
+/// Account settings an administrator (or identity provider) writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountSettings {
+    /// An account that exists without logging in (it receives reports):
+    /// never made inactive for want of logins. `None` when never set (SCIM
+    /// tells an unassigned value from `false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports_only: Option<bool>,
+}
+
+impl AccountSettings {
+    /// Whether the account is exempt from inactivity.
+    pub fn is_reports_only(&self) -> bool {
+        self.reports_only == Some(true)
+    }
+}
+
+impl AccountSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == AccountSettings::default()
+    }
+}
+
 /// A user's POSIX account attributes (RFC 2307 `posixAccount`), served over
 /// LDAP to hosts (SSSD, nslcd) and set over SCIM through Roster's POSIX
 /// extension. `uidNumber` is allocated on creation when not given.
@@ -211,6 +235,10 @@ pub struct UserAttrs {
     pub extensions: Map<String, Value>,
     #[serde(default, skip_serializing_if = "PosixAccount::is_empty")]
     pub posix: PosixAccount,
+    /// The account settings an administrator writes (Roster's account
+    /// extension; the account's state is the server's, in `User`).
+    #[serde(default, skip_serializing_if = "AccountSettings::is_empty")]
+    pub account: AccountSettings,
     /// A client removed `active` (RFC 7644 §3.5.2.2): the resource does not
     /// report it until it is set again. The account's status is unchanged.
     #[serde(

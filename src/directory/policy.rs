@@ -76,10 +76,13 @@ impl Policy {
             .fold(user.meta.created, Timestamp::max)
     }
 
-    /// Whether an active `user` has gone unused past the inactivity window.
+    /// Whether an active `user` has gone unused past the inactivity window
+    /// (`reportsOnly` accounts never do).
     pub fn is_inactive(&self, user: &User, now: Timestamp) -> bool {
-        self.inactive_cutoff(now)
-            .is_some_and(|cutoff| Self::last_activity(user) <= cutoff)
+        !user.attrs.account.is_reports_only()
+            && self
+                .inactive_cutoff(now)
+                .is_some_and(|cutoff| Self::last_activity(user) <= cutoff)
     }
 
     /// Accounts whose last activity is at or before this are inactive at
@@ -188,6 +191,14 @@ mod tests {
             off.standing(&fresh, Timestamp(1000 * DAY)),
             Standing::Allowed
         );
+    }
+
+    #[test]
+    fn reports_only_accounts_never_become_inactive() {
+        let policy = Policy::new(&PolicyConfig::default());
+        let mut u = user(Status::Active, Logins::default());
+        u.attrs.account.reports_only = Some(true);
+        assert_eq!(policy.standing(&u, Timestamp(900 * DAY)), Standing::Allowed);
     }
 
     #[test]

@@ -76,11 +76,12 @@ pub trait Store: Send + Sync {
     /// unknown user).
     async fn write_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
 
-    /// Up to `limit` active users whose last login, re-validation and
-    /// creation are all at or before `cutoff`.
+    /// Up to `limit` active users, in id order after `after`, whose last
+    /// login, re-validation and creation are all at or before `cutoff`.
     async fn inactive_candidates(
         &self,
         cutoff: Timestamp,
+        after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<Uuid>, StoreError>;
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{element_matches, parse_expr, Expr, Literal};
-use super::resources::{canonical, canonicalize, ENTERPRISE_URN, POSIX_USER_URN};
+use super::resources::{canonical, canonicalize, ACCOUNT_USER_URN, ENTERPRISE_URN, POSIX_USER_URN};
 
 /// One PATCH operation.
 #[derive(Debug, Clone)]
@@ -141,7 +141,20 @@ pub(super) fn strip_urn<'a>(path: &'a str, urn: &str) -> Option<&'a str> {
 fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     let mut rest = text.trim();
     let mut extension = None;
-    if let Some(r) = strip_urn(rest, ENTERPRISE_URN) {
+    if let Some(r) = strip_urn(rest, ACCOUNT_USER_URN) {
+        // Only the settings are writable; the state is the server's.
+        let head = r.split(['.', '[']).next().unwrap_or(r);
+        if !head.is_empty() && !head.eq_ignore_ascii_case("reportsOnly") {
+            return Err(ScimError::bad_request(
+                "mutability",
+                format!(
+                    "{text} is kept by the server (the account's state) and cannot be modified"
+                ),
+            ));
+        }
+        extension = Some(ACCOUNT_USER_URN);
+        rest = r;
+    } else if let Some(r) = strip_urn(rest, ENTERPRISE_URN) {
         extension = Some(ENTERPRISE_URN);
         rest = r;
     } else if let Some(r) = strip_urn(rest, POSIX_USER_URN) {

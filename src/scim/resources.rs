@@ -6,8 +6,10 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-pub use crate::directory::attributes::{POSIX_GROUP_URN, POSIX_USER_URN};
-use crate::directory::{Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User, UserAttrs};
+pub use crate::directory::attributes::{ACCOUNT_USER_URN, POSIX_GROUP_URN, POSIX_USER_URN};
+use crate::directory::{
+    AccountSettings, Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User, UserAttrs,
+};
 
 use super::error::{ScimError, ScimResult};
 
@@ -175,7 +177,16 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     canonicalize(&mut body);
     let mut map = object(body)?;
     drop_nulls(&mut map);
-    for read_only in ["schemas", "id", "meta", "groups", ACTIVE_UNASSIGNED] {
+    // `account` is the document's key for the account extension, which
+    // clients reach only by its URN.
+    for read_only in [
+        "schemas",
+        "id",
+        "meta",
+        "groups",
+        "account",
+        ACTIVE_UNASSIGNED,
+    ] {
         map.remove(read_only);
     }
     let active = match map.remove("active") {
@@ -194,6 +205,7 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     };
     let mut extensions = Map::new();
     let mut posix = None;
+    let mut account = AccountSettings::default();
     let urn_keys: Vec<String> = map
         .keys()
         .filter(|k| k.to_ascii_lowercase().starts_with("urn:"))
@@ -201,6 +213,10 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
         .collect();
     for key in urn_keys {
         let value = map.remove(&key).unwrap_or(Value::Null);
+        if key.eq_ignore_ascii_case(ACCOUNT_USER_URN) {
+            account = account_settings(value)?;
+            continue;
+        }
         if key.eq_ignore_ascii_case(POSIX_USER_URN) {
             posix = Some(posix_account(value)?);
             continue;
@@ -233,6 +249,7 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
     }
     let mut attrs: UserAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
     attrs.extensions = extensions;
+    attrs.account = account;
     let posix_asserted = posix.is_some();
     attrs.posix = posix.unwrap_or_default();
     Ok(UserInput {
@@ -284,6 +301,58 @@ fn posix_account(value: Value) -> ScimResult<PosixAccount> {
     Ok(p)
 }
 
+/// The account extension's read-only attributes: the server's account
+/// state, returned only when asked for (`attributes=`).
+const ACCOUNT_STATE: &[&str] = &[
+    "status",
+    "failedLogins",
+    "lastLogin",
+    "lastFailedLogin",
+    "lockedAt",
+    "passwordChangedAt",
+    "createdBy",
+];
+
+/// The writable part of the account extension; what a client sends for the
+/// read-only part is ignored (RFC 7643 §2.2).
+fn account_settings(value: Value) -> ScimResult<AccountSettings> {
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(ScimError::invalid_value(format!(
+                "{ACCOUNT_USER_URN} must be an object"
+            )))
+        }
+    };
+    let mut a = AccountSettings::default();
+    for (key, v) in map {
+        match key.as_str() {
+            k if k.eq_ignore_ascii_case("reportsOnly") => {
+                a.reports_only = match v {
+                    Value::Bool(b) => Some(b),
+                    Value::Null => None,
+                    Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+                    Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+                    other => {
+                        return Err(ScimError::invalid_value(format!(
+                            "reportsOnly must be a boolean, not {other}"
+                        )))
+                    }
+                }
+            }
+            "schemas" => {}
+            k if ACCOUNT_STATE.iter().any(|s| s.eq_ignore_ascii_case(k)) => {}
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "{key} is not an attribute of {ACCOUNT_USER_URN}"
+                )))
+            }
+        }
+    }
+    Ok(a)
+}
+
 fn meta_json(meta: &Meta, kind: &str, location: String) -> Value {
     json!({
         "resourceType": kind,
@@ -316,6 +385,8 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
     if posix.is_some() {
         schemas.push(POSIX_USER_URN.into());
     }
+    attrs.remove("account");
+    schemas.push(ACCOUNT_USER_URN.into());
     let mut map = Map::new();
     map.insert("schemas".into(), Value::Array(schemas));
     map.insert("id".into(), user.id.to_string().into());
@@ -345,11 +416,38 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
     if let Some(posix) = posix {
         map.insert(POSIX_USER_URN.into(), posix);
     }
+    map.insert(ACCOUNT_USER_URN.into(), account_json(user));
     map.insert(
         "meta".into(),
         meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)),
     );
     Value::Object(map)
+}
+
+/// The account extension: the settings, and the account's state (read-only;
+/// `project` keeps it only when asked for).
+fn account_json(user: &User) -> Value {
+    let mut m = Map::new();
+    if let Some(r) = user.attrs.account.reports_only {
+        m.insert("reportsOnly".into(), r.into());
+    }
+    m.insert("status".into(), user.status.as_str().into());
+    m.insert("failedLogins".into(), user.logins.failed.into());
+    let times = [
+        ("lastLogin", user.logins.last_success),
+        ("lastFailedLogin", user.logins.last_failure),
+        ("lockedAt", user.logins.locked_at),
+        ("passwordChangedAt", user.password_changed),
+    ];
+    for (name, at) in times {
+        if let Some(t) = at {
+            m.insert(name.into(), t.rfc3339().into());
+        }
+    }
+    if !user.meta.created_by.is_empty() {
+        m.insert("createdBy".into(), user.meta.created_by.clone().into());
+    }
+    Value::Object(m)
 }
 
 /// A group as a client wrote it; `members` is `None` when absent.
@@ -502,7 +600,12 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
         list.split(',')
             .map(|a| {
                 let a = a.trim();
-                for urn in [ENTERPRISE_URN, POSIX_USER_URN, POSIX_GROUP_URN] {
+                for urn in [
+                    ENTERPRISE_URN,
+                    POSIX_USER_URN,
+                    POSIX_GROUP_URN,
+                    ACCOUNT_USER_URN,
+                ] {
                     if a.len() >= urn.len() && a[..urn.len()].eq_ignore_ascii_case(urn) {
                         return urn.to_ascii_lowercase();
                     }
@@ -516,12 +619,30 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
             })
             .collect()
     };
-    if let Some(list) = attributes.filter(|l| !l.trim().is_empty()) {
+    let asked = attributes.filter(|l| !l.trim().is_empty());
+    if let Some(list) = asked {
         let keep = names(list);
         map.retain(|k, _| k == "schemas" || k == "id" || keep.contains(&k.to_ascii_lowercase()));
     } else if let Some(list) = excluded {
         let drop = names(list);
         map.retain(|k, _| k == "schemas" || k == "id" || !drop.contains(&k.to_ascii_lowercase()));
+    }
+    // The account extension's state is `returned: request`: only when the
+    // extension or one of its attributes is named. With nothing else in it,
+    // the extension is not shown.
+    let account = ACCOUNT_USER_URN.to_ascii_lowercase();
+    if !asked.is_some_and(|list| names(list).contains(&account)) {
+        if let Some(Value::Object(ext)) = map.get_mut(ACCOUNT_USER_URN) {
+            ext.retain(|k, _| !ACCOUNT_STATE.contains(&k.as_str()));
+            if ext.is_empty() {
+                map.remove(ACCOUNT_USER_URN);
+            }
+        }
+    }
+    if !map.contains_key(ACCOUNT_USER_URN) {
+        if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
+            schemas.retain(|s| s.as_str() != Some(ACCOUNT_USER_URN));
+        }
     }
 }
 

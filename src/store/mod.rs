@@ -1103,16 +1103,18 @@ impl Store for SqlStore {
     async fn inactive_candidates(
         &self,
         cutoff: Timestamp,
+        after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<Uuid>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id FROM users WHERE status = $1 AND created_at <= $2 \
+            "SELECT id FROM users WHERE status = $1 AND id > $4 AND created_at <= $2 \
              AND (last_login_at IS NULL OR last_login_at <= $2) \
              AND (revalidated_at IS NULL OR revalidated_at <= $2) ORDER BY id LIMIT $3",
         )
         .bind(Status::Active.as_str())
         .bind(cutoff.0)
         .bind(limit as i64)
+        .bind(after.map(|id| id.to_string()).unwrap_or_default())
         .fetch_all(&self.read)
         .await
         .map_err(backend)?;

@@ -222,9 +222,10 @@ impl Store for ViewedStore {
     async fn inactive_candidates(
         &self,
         cutoff: Timestamp,
+        after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<Uuid>, StoreError> {
-        self.sql.inactive_candidates(cutoff, limit).await
+        self.sql.inactive_candidates(cutoff, after, limit).await
     }
 
     async fn delete_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
