@@ -461,3 +461,60 @@ async fn a_deleted_user_is_banned_kept_and_can_be_restored_or_purged() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_group_is_banned_its_name_free_and_its_memberships_ended() {
+    let t = start_with(|_| {}).await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    let devs = t.create_group("devs", &[&alice]).await;
+    let outer = t.create_group("outer", &[&devs]).await;
+    let (status, _) = t
+        .scim(Method::DELETE, &format!("/Groups/{devs}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.scim(Method::GET, &format!("/Groups/{devs}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, again) = t
+        .scim(Method::DELETE, &format!("/Groups/{devs}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
+    // Gone from alice's groups and from the group it was in, over SCIM
+    // and LDAP.
+    let (_, user) = t.scim(Method::GET, &format!("/Users/{alice}"), None).await;
+    assert!(user.get("groups").is_none(), "{user}");
+    let (_, group) = t.scim(Method::GET, &format!("/Groups/{outer}"), None).await;
+    assert!(
+        group
+            .get("members")
+            .is_none_or(|m| m.as_array().unwrap().is_empty()),
+        "{group}"
+    );
+    let mut ldap = t.ldap_as("alice", PASSWORD).await;
+    let (found, _) = ldap
+        .search(
+            &user_dn("alice"),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["memberOf"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let entry = SearchEntry::construct(found.into_iter().next().unwrap());
+    assert!(!entry.attrs.contains_key("memberOf"), "{entry:?}");
+    // The name is free; the banned group cannot be made a member.
+    let fresh = t.create_group("devs", &[]).await;
+    assert_ne!(fresh, devs);
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{outer}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": devs}]}]})),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {body}");
+    assert!(actions(&t, 10).await.contains(&"group.ban".to_string()));
+}

@@ -856,18 +856,20 @@ impl Directory {
         Ok(())
     }
 
+    /// Deprovisions a group (SCIM DELETE): banned, as users are, not
+    /// erased: no longer served, its name free, its memberships ended.
     pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<()> {
         let group = self.get_group(id).await?;
         let event = AuditEvent::new(
             self.now(),
             actor,
-            "group.delete",
+            "group.ban",
             "group",
             id,
             &group.attrs.display_name,
-            vec![],
+            vec!["status".into()],
         );
-        self.store.delete_group(id, &event).await?;
+        self.store.ban_group(id, &event).await?;
         Ok(())
     }
 

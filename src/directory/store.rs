@@ -158,6 +158,11 @@ pub trait Store: Send + Sync {
 
     async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
 
+    /// Bans a group, as `ban_user` a user: no longer served, its name free,
+    /// its memberships (its members, and where it is a member) ended; the
+    /// record and its audit history stay.
+    async fn ban_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
     /// A group; its members are loaded only when `with_members`.
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError>;
 

@@ -158,7 +158,7 @@ const USER_KIND: Kind<User> = Kind {
 const GROUP_KIND: Kind<Group> = Kind {
     layout: &GROUPS,
     from: "groups g",
-    served: "1=1",
+    served: "g.status <> 'banned'",
     columns: GROUP_COLUMNS,
     order: "g.display_name_lc",
     read: group_from_row,
@@ -573,10 +573,12 @@ impl SqlStore {
     /// Every group with its member rows (member names left empty: the view
     /// looks them up).
     async fn all_groups(&self) -> Result<Vec<Group>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM groups g"))
-            .fetch_all(&self.read)
-            .await
-            .map_err(backend)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.status <> 'banned'"
+        ))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
         let mut groups = rows
             .iter()
             .map(group_from_row)
@@ -1140,9 +1142,13 @@ impl Store for SqlStore {
     async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let mut sql = Sql::new("SELECT id, 'User' FROM users WHERE id IN (");
+            // Banned records are no members.
+            let mut sql =
+                Sql::new("SELECT id, 'User' FROM users WHERE status <> 'banned' AND id IN (");
             sql.bind_list(chunk.iter().map(Uuid::to_string));
-            sql.push(") UNION ALL SELECT id, 'Group' FROM groups WHERE id IN (");
+            sql.push(
+                ") UNION ALL SELECT id, 'Group' FROM groups WHERE status <> 'banned' AND id IN (",
+            );
             sql.bind_list(chunk.iter().map(Uuid::to_string));
             sql.push(")");
             for row in query(&sql).fetch_all(&self.read).await.map_err(backend)? {
@@ -1306,9 +1312,39 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn ban_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE groups SET status = 'banned', display_name_lc = $1, modified_at = $2, \
+                     version = version + 1, modified_by = $3 WHERE id = $4 AND status <> 'banned'",
+                )
+                .bind(banned_name(id))
+                .bind(event.at.0)
+                .bind(format!("{}:{}", event.protocol, event.actor))
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                write_audit(conn, &event, &own).await
+            })
+        }))
+        .await
+    }
+
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1"
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1 AND g.status <> 'banned'"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.read)

@@ -176,8 +176,10 @@ struct Inner {
     member_display: HashMap<(Slot, Uuid), Box<str>>,
     /// The groups each user or group is a direct member of, by member id.
     member_of: HashMap<Uuid, GroupSlots>,
-    /// Records deleted here, so that a late refresh does not bring them back.
-    deleted: HashSet<Uuid>,
+    /// Records this view stopped serving, with the version up to which a
+    /// late refresh must not bring them back (`i64::MAX`: deleted for good;
+    /// a banned record comes back with a later version if restored).
+    gone: HashMap<Uuid, i64>,
 }
 
 /// Adds sorted `entries` to `map`; into an empty map they are built in one
@@ -263,6 +265,19 @@ fn unpost(index: &mut ValueIndex, value: &str, slot: Slot) {
 }
 
 impl Inner {
+    /// Whether a record at `version` may be served: not one this view
+    /// stopped serving at that version or later.
+    fn back(&mut self, id: Uuid, version: i64) -> bool {
+        match self.gone.get(&id) {
+            Some(until) if version <= *until => false,
+            Some(_) => {
+                self.gone.remove(&id);
+                true
+            }
+            None => true,
+        }
+    }
+
     fn unindex_user(&mut self, user: &User, slot: Slot) {
         for (key, value) in user_rows(user) {
             if let Some(index) = self.user_values.get_mut(key) {
@@ -892,7 +907,7 @@ impl View {
     /// from groups). An older version than the one held is ignored.
     pub fn put_user(&self, user: &User) {
         let mut inner = self.write();
-        if inner.deleted.contains(&user.id) {
+        if !inner.back(user.id, user.meta.version) {
             return;
         }
         inner.put_user(user);
@@ -901,28 +916,44 @@ impl View {
     /// Removes a user deleted for good: a late refresh cannot bring it back.
     pub fn remove_user(&self, id: Uuid) {
         let mut inner = self.write();
-        inner.deleted.insert(id);
+        inner.gone.insert(id, i64::MAX);
         inner.remove_user(id);
     }
 
-    /// Stops serving a user that is kept in the database (banned); it
-    /// comes back if it is restored.
+    /// Stops serving a user that is kept in the database (banned, which
+    /// gave it a new version); it comes back with a later one if restored.
     pub fn withdraw_user(&self, id: Uuid) {
-        self.write().remove_user(id);
+        let mut inner = self.write();
+        if let Some(u) = inner.users.slot(&id).and_then(|s| inner.users.get(s)) {
+            let banned_at = u.version + 1;
+            inner.gone.insert(id, banned_at);
+        }
+        inner.remove_user(id);
     }
 
     /// Adds or replaces a group; its members too when `with_members`.
     pub fn put_group(&self, group: &Group, with_members: bool) {
         let mut inner = self.write();
-        if inner.deleted.contains(&group.id) {
+        if !inner.back(group.id, group.meta.version) {
             return;
         }
         inner.put_group(group, with_members.then_some(&group.members[..]));
     }
 
+    /// Removes a group deleted for good.
     pub fn remove_group(&self, id: Uuid) {
         let mut inner = self.write();
-        inner.deleted.insert(id);
+        inner.gone.insert(id, i64::MAX);
+        inner.remove_group(id);
+    }
+
+    /// Stops serving a group that is kept in the database (banned).
+    pub fn withdraw_group(&self, id: Uuid) {
+        let mut inner = self.write();
+        if let Some(g) = inner.groups.slot(&id).and_then(|s| inner.groups.get(s)) {
+            let banned_at = g.meta.version + 1;
+            inner.gone.insert(id, banned_at);
+        }
         inner.remove_group(id);
     }
 

@@ -117,9 +117,10 @@ impl ViewedStore {
                     None => self.view.remove_user(*id),
                 }
             } else {
+                // A banned group reads as none; it may come back.
                 match self.sql.get_group(*id, true).await? {
                     Some(group) => self.view.put_group(&group, true),
-                    None => self.view.remove_group(*id),
+                    None => self.view.withdraw_group(*id),
                 }
             }
         }
@@ -334,6 +335,12 @@ impl Store for ViewedStore {
     async fn delete_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
         self.sql.delete_group(id, event).await?;
         self.view.remove_group(id);
+        Ok(())
+    }
+
+    async fn ban_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.ban_group(id, event).await?;
+        self.view.withdraw_group(id);
         Ok(())
     }
 
