@@ -70,6 +70,12 @@ enum Command {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only events about this user (banned ones too).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Only events since TIME: RFC 3339 (2026-12-01T08:00:00Z) or an age (24h, 7d).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
     },
 }
 
@@ -264,6 +270,19 @@ async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// A point in time given as RFC 3339 or as an age (`24h` ago).
+fn since_time(directory: &Directory, text: &str) -> Result<roster::directory::Timestamp, String> {
+    if let Some(t) = roster::directory::Timestamp::parse_rfc3339(text) {
+        return Ok(t);
+    }
+    let age = roster::config::parse_duration(text).map_err(|_| {
+        format!("--since {text:?}: give RFC 3339 (2026-12-01T08:00:00Z) or an age (24h)")
+    })?;
+    Ok(roster::directory::Timestamp(
+        directory.now().0 - age.as_millis() as i64,
+    ))
+}
+
 /// A served user named by userName or id.
 async fn served_user(directory: &Directory, name: &str) -> Result<User, String> {
     let found = match uuid::Uuid::parse_str(name) {
@@ -432,9 +451,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{} ({}) is purged", user.attrs.user_name, user.id);
         }
         Command::Import { file } => import(&directory, &config, &file).await?,
-        Command::Audit { limit, json } => {
+        Command::Audit {
+            limit,
+            json,
+            user,
+            since,
+        } => {
+            let since = match since {
+                Some(text) => Some(since_time(&directory, &text)?),
+                None => None,
+            };
             let events = directory
-                .recent_audit(limit)
+                .audit(user.as_deref(), since, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             for e in events {

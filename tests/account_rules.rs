@@ -447,6 +447,36 @@ async fn a_deleted_user_is_banned_kept_and_can_be_restored_or_purged() {
     assert!(ok, "{out}");
     let (_, out) = cli(&t, &["user", "list", "--banned"]);
     assert!(!out.contains(&new), "{out}");
+    // `roster audit --user` reads one account's history, the time it was
+    // banned included.
+    let (ok, out) = cli(
+        &t,
+        &["audit", "--user", "alice", "--json", "--limit", "100"],
+    );
+    assert!(ok, "{out}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["id"] == old.as_str()), "{out}");
+    for action in [
+        "user.create",
+        "user.ban",
+        "user.restore",
+        "user.revalidate",
+        "user.login",
+    ] {
+        assert!(
+            events.iter().any(|e| e["action"] == action),
+            "{action}: {out}"
+        );
+    }
+    let (ok, out) = cli(&t, &["audit", "--since", "2999-01-01T00:00:00Z", "--json"]);
+    assert!(ok && out.trim().is_empty(), "{out}");
+    let (ok, out) = cli(&t, &["audit", "--since", "1h", "--json", "--limit", "3"]);
+    assert!(ok && out.lines().count() == 3, "{out}");
+    let (ok, _) = cli(&t, &["audit", "--user", "nobody"]);
+    assert!(!ok);
     let recent = actions(&t, 40).await;
     for (action, n) in [
         ("user.ban", 2),

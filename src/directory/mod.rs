@@ -966,6 +966,38 @@ impl Directory {
     pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>> {
         Ok(self.store.recent_audit(limit).await?)
     }
+
+    /// The newest `limit` audit events since `since`, only those about the
+    /// user called `user` when given (a banned user keeps its history, and
+    /// so do earlier accounts of the same name).
+    pub async fn audit(
+        &self,
+        user: Option<&str>,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut targets = Vec::new();
+        if let Some(name) = user {
+            targets.extend(self.store.get_user_by_name(name).await?.map(|u| u.id));
+            targets.extend(
+                self.store
+                    .banned_users()
+                    .await?
+                    .into_iter()
+                    .filter(|u| u.attrs.user_name.eq_ignore_ascii_case(name))
+                    .map(|u| u.id),
+            );
+            if targets.is_empty() {
+                return Err(DirectoryError::NotFound(format!("user {name}")));
+            }
+        }
+        let filter = store::AuditFilter {
+            targets,
+            since,
+            limit,
+        };
+        Ok(self.store.audit(&filter).await?)
+    }
 }
 
 /// Names of the top-level attributes that differ between two versions.

@@ -12,6 +12,16 @@ use super::policy::LockRule;
 use super::query::{Page, Query};
 use super::time::Timestamp;
 
+/// Which audit events to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Events about these record ids only; empty: about anything.
+    pub targets: Vec<Uuid>,
+    /// Events at or after this time only.
+    pub since: Option<Timestamp>,
+    pub limit: usize,
+}
+
 /// Persistent storage of the directory.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -186,5 +196,15 @@ pub trait Store: Send + Sync {
     async fn reserve_numbers(&self, kind: &str, first: i64, count: i64) -> Result<i64, StoreError>;
 
     /// The newest `limit` audit events, newest first.
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit(&AuditFilter {
+            targets: Vec::new(),
+            since: None,
+            limit,
+        })
+        .await
+    }
+
+    /// The newest events that `filter` selects, newest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::config::StoreConfig;
 use crate::directory::attributes::user_index;
 use crate::directory::policy::LockRule;
+use crate::directory::store::AuditFilter;
 use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Logins, Member, MemberKind, Meta, Page, Query, Status,
     Store, StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
@@ -1459,15 +1460,20 @@ impl Store for SqlStore {
         Ok(n as usize)
     }
 
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut sql = Sql::new(
             "SELECT at, actor, protocol, client, action, target_kind, target_id, target_name, attributes \
-             FROM audit_events ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit as i64)
-        .fetch_all(&self.read)
-        .await
-        .map_err(backend)?;
+             FROM audit_events WHERE at >= ",
+        );
+        sql.bind(Arg::Int(filter.since.map_or(i64::MIN, |t| t.0)));
+        if !filter.targets.is_empty() {
+            sql.push(" AND target_id IN (");
+            sql.bind_list(filter.targets.iter().map(Uuid::to_string));
+            sql.push(")");
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .bind(Arg::Int(filter.limit as i64));
+        let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
         rows.iter()
             .map(|r| {
                 let attributes: String = r.try_get(8).map_err(backend)?;

@@ -20,6 +20,7 @@ use super::view::{Loading, View};
 use super::{OwnEvents, SqlStore};
 use crate::config::StoreConfig;
 use crate::directory::policy::LockRule;
+use crate::directory::store::AuditFilter;
 use crate::directory::{
     AuditEvent, Group, Member, MemberKind, Page, Query, Status, Store, StoreError, Timestamp,
     TokenRecord, User,
@@ -376,7 +377,7 @@ impl Store for ViewedStore {
         self.sql.count_tokens().await
     }
 
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
-        self.sql.recent_audit(limit).await
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        self.sql.audit(filter).await
     }
 }
