@@ -214,6 +214,16 @@ impl Store for ViewedStore {
         event: &AuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let user = self.sql.change_status(id, from, to, event).await?;
+        if user.is_none() {
+            // Another writer moved it first (the inactivity sweep, a bind
+            // on another connection): the view must not lag behind what
+            // the caller is about to answer.
+            if let Some(current) = self.sql.get_user(id).await? {
+                if current.status != Status::Banned {
+                    self.view.put_user(&current);
+                }
+            }
+        }
         self.view_user(user)
     }
 
