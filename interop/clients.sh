@@ -105,8 +105,15 @@ check "alice binds with the new one" "dn:$(dn alice)" \
     "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn alice)" -w Alice-pass-2 2>&1)"
 generated=$(ldappasswd -x -ZZ -H "$ldap" -D "$(dn root)" -w Root-pass-1 "$(dn bob)" 2>&1 | sed -n 's/^New password: //p')
 check "ldappasswd: an administrator has bob's generated" "1" "$([ ${#generated} -ge 16 ] && echo 1)"
-check "bob binds with the generated password" "dn:$(dn bob)" \
-    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn bob)" -w "$generated" 2>&1)"
+# An administrator's password is a reset: bob's bind succeeds, the password
+# policy control says it must be changed, and nothing but the change works.
+reset=$(ldapwhoami -x -ZZ -H "$ldap" -e ppolicy -D "$(dn bob)" -w "$generated" 2>&1)
+contains "ldapwhoami -e ppolicy: bob's password must be changed" "Password must be changed" "$reset"
+contains "… and whoami is refused until then (50)" "Insufficient access (50)" "$reset"
+ldappasswd -x -ZZ -H "$ldap" -D "$(dn bob)" -w "$generated" -a "$generated" -s Bob-pass-2 >/dev/null 2>&1
+check "ldappasswd: bob changes the reset password" "0" "$?"
+check "bob binds with his own password" "dn:$(dn bob)" \
+    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn bob)" -w Bob-pass-2 2>&1)"
 ldapcompare -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Svc-pass-1 "$(dn alice)" mail:ALICE@example.com >/dev/null 2>&1
 check "ldapcompare: TRUE (6)" "6" "$?"
 ldapcompare -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Svc-pass-1 "$(dn alice)" mail:bob@example.com >/dev/null 2>&1

@@ -226,6 +226,13 @@ pub struct PasswordConfig {
     /// Replace an imported `{SSHA}`-style hash with argon2id at the user's
     /// first successful bind.
     pub rehash_on_bind: bool,
+    /// A password an operator sets for someone (`roster user
+    /// reset-password`, an LDAP administrator's Password Modify) must be
+    /// changed at the next login.
+    pub must_change_after_reset: bool,
+    /// Passwords an identity provider sets over SCIM must be changed too
+    /// (off: password sync from Okta must not force every user to change).
+    pub must_change_after_scim_set: bool,
 }
 
 /// Logging.
@@ -306,6 +313,8 @@ impl Default for PasswordConfig {
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
             rehash_on_bind: true,
+            must_change_after_reset: true,
+            must_change_after_scim_set: false,
         }
     }
 }

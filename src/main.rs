@@ -152,6 +152,17 @@ enum UserCommand {
         /// The userName (or id).
         name: String,
     },
+    /// Set a generated password, print it once, and (with
+    /// password.must_change_after_reset, the default) make the user change
+    /// it at the next login.
+    ResetPassword {
+        /// The userName (or id).
+        name: String,
+        /// Generate the password (the only way: no password is ever typed
+        /// on a command line).
+        #[arg(long, default_value_t = true)]
+        generate: bool,
+    },
     /// Bring a banned user back, disabled until activated.
     Restore {
         /// The userName or, when several banned users had it, the id.
@@ -430,6 +441,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{} is active", user.attrs.user_name);
+        }
+        Command::User(UserCommand::ResetPassword { name, .. }) => {
+            let user = served_user(&directory, &name).await?;
+            let password = directory
+                .reset_password(&Actor::cli(), user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{password}");
         }
         Command::User(UserCommand::Restore { name }) => {
             let user = banned_user(&directory, &name).await?;

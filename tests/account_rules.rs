@@ -548,3 +548,92 @@ async fn a_deleted_group_is_banned_its_name_free_and_its_memberships_ended() {
     assert!(status.is_client_error(), "{status} {body}");
     assert!(actions(&t, 10).await.contains(&"group.ban".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_password_must_be_changed_before_anything_else() {
+    use ldap3::controls::{Control, RawControl};
+    use ldap3::exop::{PasswordModify, WhoAmI};
+    let t = start_with(|c| c.store.refresh_interval = Duration::from_millis(100)).await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    // A password an identity provider sets does not force a change.
+    let mut ldap = t.ldap_as("alice", PASSWORD).await;
+    assert_eq!(ldap.extended(WhoAmI).await.unwrap().1.rc, 0);
+
+    // An operator resets it: printed once, to be changed at the next login.
+    let (ok, out) = cli(&t, &["user", "reset-password", "alice"]);
+    assert!(ok, "{out}");
+    let generated = out.trim().to_string();
+    assert_eq!(out.lines().count(), 1, "only the password: {out}");
+    until("the reset reaches the server", async || {
+        account(&t, &alice).await["mustChangePassword"] == true
+    })
+    .await;
+    let ppolicy = RawControl {
+        ctype: "1.3.6.1.4.1.42.2.27.8.5.1".into(),
+        crit: false,
+        val: None,
+    };
+    let mut ldap = t.ldap().await;
+    let res = ldap
+        .with_controls(ppolicy)
+        .simple_bind(&user_dn("alice"), &generated)
+        .await
+        .unwrap();
+    assert_eq!(res.rc, 0, "the bind itself succeeds");
+    let control = res.ctrls.iter().find_map(|Control(_, raw)| {
+        (raw.ctype == "1.3.6.1.4.1.42.2.27.8.5.1").then(|| raw.val.clone().unwrap_or_default())
+    });
+    assert_eq!(
+        control,
+        Some(vec![0x30, 0x03, 0x81, 0x01, 0x02]),
+        "changeAfterReset"
+    );
+    assert_eq!(ldap.extended(WhoAmI).await.unwrap().1.rc, 50);
+    let done = ldap
+        .search(
+            &user_dn("alice"),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["uid"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.1.rc, 50);
+
+    // Changing it (with the reset password as the old one) lifts that.
+    let res = ldap
+        .extended(PasswordModify {
+            user_id: None,
+            old_pass: Some(&generated),
+            new_pass: Some("Ch0sen-by-alice"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.1.rc, 0, "{:?}", res.1);
+    assert_eq!(ldap.extended(WhoAmI).await.unwrap().1.rc, 0);
+    assert_eq!(account(&t, &alice).await["mustChangePassword"], false);
+    assert_eq!(bind_rc(&t, "alice", "Ch0sen-by-alice").await, 0);
+
+    // An administrator may also ask for a change over SCIM.
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{alice}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": format!("{ACCOUNT_URN}:mustChangePassword"), "value": true}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut ldap = t.ldap_as("alice", "Ch0sen-by-alice").await;
+    assert_eq!(ldap.extended(WhoAmI).await.unwrap().1.rc, 50);
+    let recent = actions(&t, 20).await;
+    assert!(
+        recent.contains(&"user.password.reset".to_string()),
+        "{recent:?}"
+    );
+    assert!(
+        recent.contains(&"user.password.change".to_string()),
+        "{recent:?}"
+    );
+}

@@ -493,11 +493,13 @@ async fn password_modify_for_oneself_and_by_administrators() {
             .rc,
         0
     );
+    // An administrator's change is a reset: bob must change it.
     let events = t.server.directory.recent_audit(10).await.unwrap();
-    assert!(events.iter().any(|e| e.action == "user.password.change"
+    assert!(events.iter().any(|e| e.action == "user.password.reset"
         && e.target_name == "bob"
         && e.protocol == "ldap"
-        && e.actor == user_dn("root")));
+        && e.actor == user_dn("root")
+        && e.attributes.contains(&"mustChangePassword".to_string())));
     // Anonymous: no.
     let mut anon = t.ldap().await;
     let res = anon

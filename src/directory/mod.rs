@@ -43,6 +43,9 @@ pub struct Directory {
     /// Replace imported hashes of weaker schemes with argon2id at the
     /// first successful bind.
     rehash_on_bind: bool,
+    /// Whether a password set by an operator / over SCIM must be changed.
+    must_change_after_reset: bool,
+    must_change_after_scim_set: bool,
     /// POSIX numbers for new users and groups; `None` when POSIX is off.
     posix: Option<Arc<Allocator>>,
     /// The account rules.
@@ -120,6 +123,8 @@ impl Directory {
             hasher: Hasher::new(password)?,
             tokens: Arc::default(),
             rehash_on_bind: password.rehash_on_bind,
+            must_change_after_reset: password.must_change_after_reset,
+            must_change_after_scim_set: password.must_change_after_scim_set,
             policy: Arc::new(Policy::new(policy)),
         })
     }
@@ -159,9 +164,18 @@ impl Directory {
         active: bool,
         password: NewPassword,
     ) -> Result<User> {
-        let attrs = validate::user(attrs)?;
+        let mut attrs = validate::user(attrs)?;
         let hash = self.hash_new_password(&password).await?;
+        self.provisioned(actor, &mut attrs, hash.is_some());
         self.insert_new_user(actor, attrs, active, hash).await
+    }
+
+    /// A password an identity provider sets over SCIM must be changed at
+    /// the next login only when `password.must_change_after_scim_set`.
+    fn provisioned(&self, actor: &Actor, attrs: &mut UserAttrs, password_set: bool) {
+        if password_set && actor.protocol == Protocol::Scim && self.must_change_after_scim_set {
+            attrs.account.must_change_password = Some(true);
+        }
     }
 
     /// The POSIX settings, when POSIX accounts are served.
@@ -282,6 +296,7 @@ impl Directory {
         let mut attrs = validate::user(attrs)?;
         attrs.active_unassigned = active.is_none();
         let hash = self.hash_new_password(&password).await?;
+        self.provisioned(actor, &mut attrs, hash.is_some());
         let current = self.get_user(id).await?;
         if let Some(v) = expected_version {
             if v != current.meta.version {
@@ -632,24 +647,83 @@ impl Directory {
     }
 
     /// Sets a user's password (a change by the user or an administrator).
-    pub async fn set_password(&self, actor: &Actor, id: Uuid, password: &str) -> Result<()> {
+    /// Sets a user's password: their own change (which satisfies a reset),
+    /// or with `reset` one an operator sets for them, which must be changed
+    /// at the next login when `password.must_change_after_reset`.
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        password: &str,
+        reset: bool,
+    ) -> Result<()> {
         validate::password(password)?;
         let user = self.get_user(id).await?;
         let hash = self.hasher.hash(password).await?;
         let now = self.now();
+        let must_change = reset && self.must_change_after_reset;
+        let (action, flag) = match (reset, must_change) {
+            (true, true) => ("user.password.reset", Some(true)),
+            (true, false) => (
+                "user.password.reset",
+                user.attrs.account.must_change_password,
+            ),
+            (false, _) => (
+                "user.password.change",
+                user.attrs.account.must_change_password.map(|_| false),
+            ),
+        };
+        let mut changed = vec!["password".to_string()];
+        if flag != user.attrs.account.must_change_password {
+            changed.push("mustChangePassword".into());
+        }
         let event = AuditEvent::new(
             now,
             actor,
-            "user.password.change",
+            action,
             "user",
             id,
             &user.attrs.user_name,
-            vec!["password".into()],
+            changed,
         );
+        if flag == user.attrs.account.must_change_password {
+            // The record is not otherwise touched.
+            self.store
+                .set_password(id, &hash, Some(now), &event)
+                .await?;
+            return Ok(());
+        }
+        let mut attrs = user.attrs.clone();
+        attrs.account.must_change_password = flag;
+        let updated = User {
+            attrs,
+            meta: Meta {
+                modified: now,
+                version: user.meta.version + 1,
+                modified_by: actor.reference(),
+                ..user.meta.clone()
+            },
+            password_changed: Some(now),
+            ..user
+        };
         self.store
-            .set_password(id, &hash, Some(now), &event)
+            .update_user(
+                &updated,
+                updated.meta.version - 1,
+                Some(&hash),
+                false,
+                &event,
+            )
             .await?;
         Ok(())
+    }
+
+    /// Sets a generated password for a user (the CLI's `user
+    /// reset-password`) and returns it, to be shown once.
+    pub async fn reset_password(&self, actor: &Actor, id: Uuid) -> Result<String> {
+        let password = self.generate_password();
+        self.set_password(actor, id, &password, true).await?;
+        Ok(password)
     }
 
     /// Spends the same hashing work (and audited write) as a real

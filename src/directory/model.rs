@@ -148,12 +148,20 @@ pub struct AccountSettings {
     /// tells an unassigned value from `false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reports_only: Option<bool>,
+    /// The password was reset and must be changed at the next login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub must_change_password: Option<bool>,
 }
 
 impl AccountSettings {
     /// Whether the account is exempt from inactivity.
     pub fn is_reports_only(&self) -> bool {
         self.reports_only == Some(true)
+    }
+
+    /// Whether the password must be changed before anything else.
+    pub fn must_change(&self) -> bool {
+        self.must_change_password == Some(true)
     }
 }
 

@@ -13,15 +13,22 @@ pub const SUPPORTED: &[&str] = &[
 ];
 
 /// The password policy response control (draft-behera §6.2) for a bind
-/// that asked for it: a `PasswordPolicyResponseValue` with neither warning
-/// nor error. Whether a failed bind was locked out is not told: it fails
-/// exactly as a wrong password does.
-pub fn password_policy_response() -> LdapControl {
+/// that asked for it: a `PasswordPolicyResponseValue` with the error
+/// `changeAfterReset` when the password must be changed, else empty.
+/// Whether a failed bind was locked out is not told: it fails exactly as a
+/// wrong password does.
+pub fn password_policy_response(must_change: bool) -> LdapControl {
+    let value = if must_change {
+        // SEQUENCE { error [1] ENUMERATED changeAfterReset (2) }
+        vec![0x30, 0x03, 0x81, 0x01, 0x02]
+    } else {
+        // SEQUENCE { }: no warning [0], no error [1].
+        vec![0x30, 0x00]
+    };
     LdapControl::Unknown {
         oid: OID_PASSWORD_POLICY.to_string(),
         criticality: false,
-        // SEQUENCE { } — no warning [0], no error [1].
-        value: Some(vec![0x30, 0x00]),
+        value: Some(value),
     }
 }
 

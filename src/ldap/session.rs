@@ -48,6 +48,49 @@ struct Bound {
     user_name: String,
     access: Access,
     admin: bool,
+    /// The password was reset and must be changed before anything else.
+    must_change: bool,
+}
+
+/// What a user whose password must be changed may still do.
+fn may_before_change(op: &LdapOp) -> bool {
+    match op {
+        LdapOp::BindRequest(_) | LdapOp::UnbindRequest | LdapOp::AbandonRequest(_) => true,
+        LdapOp::ExtendedRequest(req) => {
+            req.name == OID_PASSWORD_MODIFY || req.name == super::OID_STARTTLS
+        }
+        _ => false,
+    }
+}
+
+/// Answers a request with `res` in its operation's response type, without
+/// carrying it out.
+fn refuse(id: i32, op: &LdapOp, res: LdapResult) -> Outcome {
+    match op {
+        LdapOp::SearchRequest(_) => reply(id, LdapOp::SearchResultDone(res)),
+        LdapOp::BindRequest(_) => reply(
+            id,
+            LdapOp::BindResponse(LdapBindResponse {
+                res,
+                saslcreds: None,
+            }),
+        ),
+        LdapOp::CompareRequest(_) => reply(id, LdapOp::CompareResult(res)),
+        LdapOp::AddRequest(_) => reply(id, LdapOp::AddResponse(res)),
+        LdapOp::ModifyRequest(_) => reply(id, LdapOp::ModifyResponse(res)),
+        LdapOp::DelRequest(_) => reply(id, LdapOp::DelResponse(res)),
+        LdapOp::ModifyDNRequest(_) => reply(id, LdapOp::ModifyDNResponse(res)),
+        LdapOp::UnbindRequest => Outcome::Close,
+        LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
+        _ => reply(
+            id,
+            LdapOp::ExtendedResponse(LdapExtendedResponse {
+                res,
+                name: None,
+                value: None,
+            }),
+        ),
+    }
 }
 
 /// One connection's state.
@@ -119,29 +162,19 @@ impl Session {
                     "",
                     &format!("critical control {oid} is not supported"),
                 );
-                return match msg.op {
-                    LdapOp::SearchRequest(_) => reply(id, LdapOp::SearchResultDone(res)),
-                    LdapOp::BindRequest(_) => reply(
-                        id,
-                        LdapOp::BindResponse(LdapBindResponse {
-                            res,
-                            saslcreds: None,
-                        }),
-                    ),
-                    LdapOp::CompareRequest(_) => reply(id, LdapOp::CompareResult(res)),
-                    LdapOp::UnbindRequest => Outcome::Close,
-                    LdapOp::AbandonRequest(_) => Outcome::Reply(Vec::new()),
-                    _ => reply(
-                        id,
-                        LdapOp::ExtendedResponse(LdapExtendedResponse {
-                            res,
-                            name: None,
-                            value: None,
-                        }),
-                    ),
-                };
+                return refuse(id, &msg.op, res);
             }
         };
+        // A user whose password must be changed may change it, and nothing
+        // else, until then (draft-behera: changeAfterReset).
+        if self.bound.as_ref().is_some_and(|b| b.must_change) && !may_before_change(&msg.op) {
+            let res = result(
+                LdapResultCode::InsufficentAccessRights,
+                "",
+                "the password must be changed first (Password Modify, RFC 3062)",
+            );
+            return refuse(id, &msg.op, res);
+        }
         match msg.op {
             LdapOp::BindRequest(req) => {
                 let dn = req.dn.clone();
@@ -155,7 +188,9 @@ impl Session {
                     }),
                 );
                 if requested.password_policy {
-                    msg.ctrl.push(controls::password_policy_response());
+                    let must_change = self.bound.as_ref().is_some_and(|b| b.must_change);
+                    msg.ctrl
+                        .push(controls::password_policy_response(must_change));
                 }
                 Outcome::Reply(vec![msg])
             }
@@ -291,6 +326,7 @@ impl Session {
                     user_name: user.attrs.user_name.clone(),
                     access,
                     admin,
+                    must_change: user.attrs.account.must_change(),
                 });
                 result(LdapResultCode::Success, "", "")
             }
@@ -537,12 +573,21 @@ impl Session {
             Some(p) => p.clone(),
             None => directory.generate_password(),
         };
-        match directory.set_password(&actor, user.id, &new).await {
-            Ok(()) => LdapPasswordModifyResponse {
-                res: result(LdapResultCode::Success, "", ""),
-                gen_password: generated.then_some(new),
+        // One's own change satisfies a reset; an administrator setting
+        // someone else's is a reset.
+        match directory.set_password(&actor, user.id, &new, !own).await {
+            Ok(()) => {
+                if own {
+                    if let Some(b) = self.bound.as_mut() {
+                        b.must_change = false;
+                    }
+                }
+                LdapPasswordModifyResponse {
+                    res: result(LdapResultCode::Success, "", ""),
+                    gen_password: generated.then_some(new),
+                }
+                .into()
             }
-            .into(),
             Err(DirectoryError::Invalid { detail, .. }) => {
                 extended_error(LdapResultCode::ConstraintViolation, &detail)
             }

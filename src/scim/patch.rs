@@ -144,7 +144,8 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     if let Some(r) = strip_urn(rest, ACCOUNT_USER_URN) {
         // Only the settings are writable; the state is the server's.
         let head = r.split(['.', '[']).next().unwrap_or(r);
-        if !head.is_empty() && !head.eq_ignore_ascii_case("reportsOnly") {
+        let writable = ["reportsOnly", "mustChangePassword"];
+        if !head.is_empty() && !writable.iter().any(|w| head.eq_ignore_ascii_case(w)) {
             return Err(ScimError::bad_request(
                 "mutability",
                 format!(

@@ -325,21 +325,21 @@ fn account_settings(value: Value) -> ScimResult<AccountSettings> {
             )))
         }
     };
+    let flag = |key: &str, v: Value| match v {
+        Value::Bool(b) => Ok(Some(b)),
+        Value::Null => Ok(None),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        other => Err(ScimError::invalid_value(format!(
+            "{key} must be a boolean, not {other}"
+        ))),
+    };
     let mut a = AccountSettings::default();
     for (key, v) in map {
         match key.as_str() {
-            k if k.eq_ignore_ascii_case("reportsOnly") => {
-                a.reports_only = match v {
-                    Value::Bool(b) => Some(b),
-                    Value::Null => None,
-                    Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-                    Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-                    other => {
-                        return Err(ScimError::invalid_value(format!(
-                            "reportsOnly must be a boolean, not {other}"
-                        )))
-                    }
-                }
+            k if k.eq_ignore_ascii_case("reportsOnly") => a.reports_only = flag(k, v)?,
+            k if k.eq_ignore_ascii_case("mustChangePassword") => {
+                a.must_change_password = flag(k, v)?
             }
             "schemas" => {}
             k if ACCOUNT_STATE.iter().any(|s| s.eq_ignore_ascii_case(k)) => {}
@@ -430,6 +430,9 @@ fn account_json(user: &User) -> Value {
     let mut m = Map::new();
     if let Some(r) = user.attrs.account.reports_only {
         m.insert("reportsOnly".into(), r.into());
+    }
+    if let Some(r) = user.attrs.account.must_change_password {
+        m.insert("mustChangePassword".into(), r.into());
     }
     m.insert("status".into(), user.status.as_str().into());
     m.insert("failedLogins".into(), user.logins.failed.into());
