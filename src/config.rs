@@ -233,6 +233,10 @@ pub struct PasswordConfig {
     /// Passwords an identity provider sets over SCIM must be changed too
     /// (off: password sync from Okta must not force every user to change).
     pub must_change_after_scim_set: bool,
+    /// How long a password lasts; 0: it never expires (per user:
+    /// `passwordNeverExpires`).
+    #[serde(with = "duration")]
+    pub max_age: Duration,
 }
 
 /// Logging.
@@ -315,6 +319,7 @@ impl Default for PasswordConfig {
             rehash_on_bind: true,
             must_change_after_reset: true,
             must_change_after_scim_set: false,
+            max_age: Duration::ZERO,
         }
     }
 }

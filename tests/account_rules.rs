@@ -637,3 +637,69 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
         "{recent:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_password_fails_like_a_wrong_one_and_says_so_to_ppolicy() {
+    use ldap3::controls::{Control, RawControl};
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let t = start_with_clock(clock.clone(), |c| {
+        c.password.max_age = Duration::from_secs(30 * 24 * 3600);
+    })
+    .await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    t.create_user("bob", Some(PASSWORD), "bob@example.com")
+        .await;
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{alice}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": format!("{ACCOUNT_URN}:passwordNeverExpires"), "value": true}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    clock.advance(31 * DAY_MS);
+    let ppolicy_bind = |user: &'static str, password: &'static str| {
+        let t = &t;
+        async move {
+            let mut ldap = t.ldap().await;
+            let res = ldap
+                .with_controls(RawControl {
+                    ctype: "1.3.6.1.4.1.42.2.27.8.5.1".into(),
+                    crit: false,
+                    val: None,
+                })
+                .simple_bind(&user_dn(user), password)
+                .await
+                .unwrap();
+            let control = res.ctrls.iter().find_map(|Control(_, raw)| {
+                (raw.ctype == "1.3.6.1.4.1.42.2.27.8.5.1")
+                    .then(|| raw.val.clone().unwrap_or_default())
+            });
+            (res.rc, res.text, control)
+        }
+    };
+    // bob's expired: 49 and the same (empty) text as a wrong password, but
+    // the control, given to whoever knew the password, says passwordExpired.
+    let (rc, text, control) = ppolicy_bind("bob", PASSWORD).await;
+    assert_eq!((rc, text.as_str()), (49, ""));
+    assert_eq!(
+        control,
+        Some(vec![0x30, 0x03, 0x81, 0x01, 0x00]),
+        "passwordExpired"
+    );
+    let (rc, _, control) = ppolicy_bind("bob", "wrong").await;
+    assert_eq!(rc, 49);
+    assert_eq!(
+        control,
+        Some(vec![0x30, 0x00]),
+        "a wrong password learns nothing"
+    );
+    // alice's never expires.
+    assert_eq!(ppolicy_bind("alice", PASSWORD).await.0, 0);
+    assert!(actions(&t, 10)
+        .await
+        .contains(&"user.login.expired".to_string()));
+}

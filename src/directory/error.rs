@@ -35,6 +35,10 @@ pub enum DirectoryError {
     /// Authentication failed. Deliberately says nothing more.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The right password, but it has expired (`password.max_age`). Told
+    /// only to whoever knows the password; answered like a wrong one.
+    #[error("the password has expired")]
+    PasswordExpired,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -125,7 +125,7 @@ impl Directory {
             rehash_on_bind: password.rehash_on_bind,
             must_change_after_reset: password.must_change_after_reset,
             must_change_after_scim_set: password.must_change_after_scim_set,
-            policy: Arc::new(Policy::new(policy)),
+            policy: Arc::new(Policy::new(policy).with_max_age(password.max_age)),
         })
     }
 
@@ -511,6 +511,15 @@ impl Directory {
             )
         };
         match (verdict.ok, self.policy.standing(&user, now)) {
+            (true, Standing::Allowed | Standing::LockRanOut)
+                if self.policy.password_expired(&user, now) =>
+            {
+                // Not a wrong password (no failure counted), not a login.
+                self.store
+                    .write_event(&event("user.login.expired", &["password"]))
+                    .await?;
+                Err(DirectoryError::PasswordExpired)
+            }
             (true, Standing::Allowed | Standing::LockRanOut) => {
                 let user = if self.policy.success_due(&user, now) {
                     self.store

@@ -151,6 +151,9 @@ pub struct AccountSettings {
     /// The password was reset and must be changed at the next login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub must_change_password: Option<bool>,
+    /// The password does not expire, whatever `password.max_age` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_never_expires: Option<bool>,
 }
 
 impl AccountSettings {

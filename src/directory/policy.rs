@@ -38,6 +38,8 @@ pub struct LockRule {
 #[derive(Debug, Clone)]
 pub struct Policy {
     config: PolicyConfig,
+    /// `password.max_age`: zero, passwords never expire.
+    max_age: Duration,
 }
 
 fn before(now: Timestamp, span: Duration) -> Option<Timestamp> {
@@ -48,7 +50,29 @@ impl Policy {
     pub fn new(config: &PolicyConfig) -> Policy {
         Policy {
             config: config.clone(),
+            max_age: Duration::ZERO,
         }
+    }
+
+    /// The same rules, with passwords lasting `max_age` (zero: forever).
+    pub fn with_max_age(self, max_age: Duration) -> Policy {
+        Policy { max_age, ..self }
+    }
+
+    /// When `user`'s password expires, if it does.
+    pub fn password_expires(&self, user: &User) -> Option<Timestamp> {
+        if self.max_age.is_zero() || user.attrs.account.password_never_expires == Some(true) {
+            return None;
+        }
+        let changed = user.password_changed?;
+        Some(Timestamp(
+            changed.0.saturating_add(self.max_age.as_millis() as i64),
+        ))
+    }
+
+    /// Whether `user`'s password has expired at `now`.
+    pub fn password_expired(&self, user: &User, now: Timestamp) -> bool {
+        self.password_expires(user).is_some_and(|at| at <= now)
     }
 
     pub fn config(&self) -> &PolicyConfig {

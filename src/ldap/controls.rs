@@ -12,18 +12,24 @@ pub const SUPPORTED: &[&str] = &[
     "1.3.6.1.4.1.42.2.27.8.5.1", // Password Policy (draft-behera)
 ];
 
+/// The errors of the password policy response control that Roster gives
+/// (draft-behera §6.2, their ENUMERATED values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PpolicyError {
+    PasswordExpired = 0,
+    ChangeAfterReset = 2,
+}
+
 /// The password policy response control (draft-behera §6.2) for a bind
-/// that asked for it: a `PasswordPolicyResponseValue` with the error
-/// `changeAfterReset` when the password must be changed, else empty.
-/// Whether a failed bind was locked out is not told: it fails exactly as a
-/// wrong password does.
-pub fn password_policy_response(must_change: bool) -> LdapControl {
-    let value = if must_change {
-        // SEQUENCE { error [1] ENUMERATED changeAfterReset (2) }
-        vec![0x30, 0x03, 0x81, 0x01, 0x02]
-    } else {
+/// that asked for it: a `PasswordPolicyResponseValue` with `error` if any,
+/// else empty. Whether a failed bind was locked out is not told: it fails
+/// exactly as a wrong password does.
+pub fn password_policy_response(error: Option<PpolicyError>) -> LdapControl {
+    let value = match error {
+        // SEQUENCE { error [1] ENUMERATED }
+        Some(e) => vec![0x30, 0x03, 0x81, 0x01, e as u8],
         // SEQUENCE { }: no warning [0], no error [1].
-        vec![0x30, 0x00]
+        None => vec![0x30, 0x00],
     };
     LdapControl::Unknown {
         oid: OID_PASSWORD_POLICY.to_string(),

@@ -97,6 +97,8 @@ fn refuse(id: i32, op: &LdapOp, res: LdapResult) -> Outcome {
 pub struct Session {
     pub(super) state: Arc<LdapState>,
     bound: Option<Bound>,
+    /// The last bind had the right password, but an expired one.
+    expired: bool,
     /// The client's address, for the audit trail.
     client: Option<String>,
     /// Paged searches in progress.
@@ -136,6 +138,7 @@ impl Session {
         Session {
             state,
             bound: None,
+            expired: false,
             client,
             paged: Vec::new(),
             secure: false,
@@ -188,9 +191,14 @@ impl Session {
                     }),
                 );
                 if requested.password_policy {
-                    let must_change = self.bound.as_ref().is_some_and(|b| b.must_change);
-                    msg.ctrl
-                        .push(controls::password_policy_response(must_change));
+                    let error = if self.expired {
+                        Some(controls::PpolicyError::PasswordExpired)
+                    } else if self.bound.as_ref().is_some_and(|b| b.must_change) {
+                        Some(controls::PpolicyError::ChangeAfterReset)
+                    } else {
+                        None
+                    };
+                    msg.ctrl.push(controls::password_policy_response(error));
                 }
                 Outcome::Reply(vec![msg])
             }
@@ -275,6 +283,7 @@ impl Session {
 
     async fn bind(&mut self, req: LdapBindRequest) -> LdapResult {
         self.bound = None;
+        self.expired = false;
         self.paged.clear();
         if req.version != 3 {
             return result(
@@ -331,6 +340,12 @@ impl Session {
                 result(LdapResultCode::Success, "", "")
             }
             Err(DirectoryError::InvalidCredentials) => {
+                result(LdapResultCode::InvalidCredentials, "", "")
+            }
+            Err(DirectoryError::PasswordExpired) => {
+                // Only the password policy control tells (to whoever knew
+                // the password); the result is a wrong password's.
+                self.expired = true;
                 result(LdapResultCode::InvalidCredentials, "", "")
             }
             Err(e) => internal(e),

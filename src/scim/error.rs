@@ -69,7 +69,9 @@ impl From<DirectoryError> for ScimError {
                 None,
                 "the resource was modified concurrently; fetch it and try again",
             ),
-            DirectoryError::InvalidCredentials => ScimError::unauthorized(),
+            DirectoryError::InvalidCredentials | DirectoryError::PasswordExpired => {
+                ScimError::unauthorized()
+            }
             DirectoryError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 ScimError::new(

@@ -144,7 +144,7 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     if let Some(r) = strip_urn(rest, ACCOUNT_USER_URN) {
         // Only the settings are writable; the state is the server's.
         let head = r.split(['.', '[']).next().unwrap_or(r);
-        let writable = ["reportsOnly", "mustChangePassword"];
+        let writable = ["reportsOnly", "mustChangePassword", "passwordNeverExpires"];
         if !head.is_empty() && !writable.iter().any(|w| head.eq_ignore_ascii_case(w)) {
             return Err(ScimError::bad_request(
                 "mutability",

@@ -341,6 +341,9 @@ fn account_settings(value: Value) -> ScimResult<AccountSettings> {
             k if k.eq_ignore_ascii_case("mustChangePassword") => {
                 a.must_change_password = flag(k, v)?
             }
+            k if k.eq_ignore_ascii_case("passwordNeverExpires") => {
+                a.password_never_expires = flag(k, v)?
+            }
             "schemas" => {}
             k if ACCOUNT_STATE.iter().any(|s| s.eq_ignore_ascii_case(k)) => {}
             _ => {
@@ -433,6 +436,9 @@ fn account_json(user: &User) -> Value {
     }
     if let Some(r) = user.attrs.account.must_change_password {
         m.insert("mustChangePassword".into(), r.into());
+    }
+    if let Some(r) = user.attrs.account.password_never_expires {
+        m.insert("passwordNeverExpires".into(), r.into());
     }
     m.insert("status".into(), user.status.as_str().into());
     m.insert("failedLogins".into(), user.logins.failed.into());
