@@ -50,6 +50,9 @@ dn: uid=ann,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: ann\nc
 userPassword: {}\ndepartmentNumber: R&D\n\n\
 dn: uid=cleo,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: cleo\ncn: cleo\nsn: C\n\
 userPassword: plain-text-pw\n\n\
+# a sha512-crypt hash, as 389-ds or a shadow file has it\n\
+dn: uid=dee,ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: dee\ncn: dee\nsn: D\n\
+userPassword: {{CRYPT}}$6$saltsalt$Pp1oWfwJT4PksSG2QA.2pHtnI4vKoxJOBAoYt3djIyXhJIiWGRb0HR/zVE4XULteVyDP7sko86EFsm5Uni.Zd.\n\n\
 dn: cn=Doe\\, John,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: Doe, John\n\
 member: UID=Sam, OU=People,DC=example,DC=com\nmember: uid=ann,ou=people,dc=example,dc=com\n\n\
 dn: cn=staff,ou=groups,dc=example,dc=com\nobjectClass: posixGroup\ncn: staff\ngidNumber: 7000\n\
@@ -76,14 +79,14 @@ userPassword: {{CRYPT}}$6$salt$hash\n",
     .unwrap();
     assert_eq!(
         (report.users, report.groups, report.memberships),
-        (3, 3, 4),
+        (4, 3, 4),
         "{report:?}"
     );
     assert_eq!(report.skipped.len(), 3, "{report:?}");
     assert_eq!(
         report.failed.len(),
         2,
-        "the {{CRYPT}} hash and the unknown memberUid: {report:?}"
+        "the malformed {{CRYPT}} hash and the unknown memberUid: {report:?}"
     );
 
     // The server picks the imported records up from the store.
@@ -114,6 +117,7 @@ userPassword: {{CRYPT}}$6$salt$hash\n",
         ("sam", "sam-secret"),
         ("ann", "ann-secret"),
         ("cleo", "plain-text-pw"),
+        ("dee", "Imported-pass-1"),
     ] {
         let mut ldap = t.ldap().await;
         let res = ldap.simple_bind(&user_dn(user), password).await.unwrap();

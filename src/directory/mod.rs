@@ -276,7 +276,7 @@ impl Directory {
             if !password::is_verifiable(h) {
                 return Err(DirectoryError::invalid(
                     "userPassword",
-                    "the hash scheme is not one Roster verifies ({SSHA}, {SSHA256}, {SSHA512}, {ARGON2})",
+                    "the hash scheme is not one Roster verifies ({SSHA}, {SSHA256}, {SSHA512}, {PBKDF2-SHA256}, {CRYPT} with SHA-crypt, {ARGON2})",
                 ));
             }
         }

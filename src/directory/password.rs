@@ -124,6 +124,26 @@ impl Hasher {
                 }
                 None
             }
+            Some(scheme @ (Scheme::Pbkdf2Sha256(_) | Scheme::Crypt(_))) => {
+                // Thousands of rounds: on a hashing thread, not the caller's.
+                let (value, pw) = (hash.unwrap_or_default().to_string(), password.to_string());
+                let pbkdf2 = matches!(scheme, Scheme::Pbkdf2Sha256(_));
+                let ok = self
+                    .run(move |_| match Scheme::of(&value) {
+                        Scheme::Pbkdf2Sha256(v) if pbkdf2 => pbkdf2_matches(v, &pw),
+                        Scheme::Crypt(v) => crypt_matches(v, &pw),
+                        _ => false,
+                    })
+                    .await
+                    .unwrap_or(false);
+                if ok {
+                    return Verdict {
+                        ok: true,
+                        outdated: true,
+                    };
+                }
+                None
+            }
             Some(Scheme::Unknown) | None => None,
         };
         let real = argon2.is_some();
@@ -239,7 +259,68 @@ enum Scheme<'a> {
     Argon2(&'a str),
     /// `{SSHA}base64(digest ‖ salt)` and its SHA-2 siblings.
     Salted(Salted, &'a str),
+    /// `{PBKDF2-SHA256}rounds$salt$checksum`, salt and checksum in adapted
+    /// base64 (OpenLDAP's pw-pbkdf2 module, passlib).
+    Pbkdf2Sha256(&'a str),
+    /// `{CRYPT}$6$…` (sha512-crypt) or `{CRYPT}$5$…` (sha256-crypt), as
+    /// 389-ds and Linux shadow files write them.
+    Crypt(&'a str),
     Unknown,
+}
+
+/// The most rounds an imported PBKDF2 or SHA-crypt hash may ask for: a
+/// bind must not be made to cost seconds.
+const MAX_IMPORTED_ROUNDS: u32 = 1_000_000;
+
+/// Rounds, salt and checksum of a `{PBKDF2-SHA256}` value.
+fn decode_pbkdf2(value: &str) -> Option<(u32, Vec<u8>, Vec<u8>)> {
+    use base64::Engine as _;
+    let mut parts = value.trim().split('$');
+    let rounds: u32 = parts.next()?.parse().ok()?;
+    let ab64 = |s: &str| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(s.trim_end_matches('=').replace('.', "+"))
+            .ok()
+    };
+    let salt = ab64(parts.next()?)?;
+    let checksum = ab64(parts.next()?)?;
+    let sane = (1..=MAX_IMPORTED_ROUNDS).contains(&rounds) && !checksum.is_empty();
+    (parts.next().is_none() && sane).then_some((rounds, salt, checksum))
+}
+
+fn pbkdf2_matches(value: &str, password: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let Some((rounds, salt, checksum)) = decode_pbkdf2(value) else {
+        return false;
+    };
+    let mut out = vec![0u8; checksum.len()];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, rounds, &mut out);
+    out.ct_eq(&checksum).into()
+}
+
+/// Whether a `{CRYPT}` value is a SHA-crypt hash within the rounds bound.
+fn crypt_is_sane(value: &str) -> bool {
+    // The checksum is 86 characters for SHA-512, 43 for SHA-256.
+    let checksum = value.rsplit('$').next().map_or(0, str::len);
+    let kind = (value.starts_with("$6$") && checksum == 86)
+        || (value.starts_with("$5$") && checksum == 43);
+    let rounds = value
+        .split('$')
+        .nth(2)
+        .and_then(|p| p.strip_prefix("rounds="))
+        .map_or(Some(5000), |r| r.parse::<u32>().ok());
+    kind && rounds.is_some_and(|r| r <= MAX_IMPORTED_ROUNDS)
+}
+
+fn crypt_matches(value: &str, password: &str) -> bool {
+    if !crypt_is_sane(value) {
+        return false;
+    }
+    if value.starts_with("$6$") {
+        sha_crypt::sha512_check(password, value).is_ok()
+    } else {
+        sha_crypt::sha256_check(password, value).is_ok()
+    }
 }
 
 impl Scheme<'_> {
@@ -258,6 +339,8 @@ impl Scheme<'_> {
             "SSHA" => Scheme::Salted(Salted::Sha1, value),
             "SSHA256" => Scheme::Salted(Salted::Sha256, value),
             "SSHA512" => Scheme::Salted(Salted::Sha512, value),
+            "PBKDF2-SHA256" => Scheme::Pbkdf2Sha256(value),
+            "CRYPT" => Scheme::Crypt(value),
             _ => Scheme::Unknown,
         }
     }
@@ -268,6 +351,8 @@ pub fn is_verifiable(hash: &str) -> bool {
     match Scheme::of(hash) {
         Scheme::Argon2(phc) => PasswordHash::new(phc).is_ok(),
         Scheme::Salted(kind, value) => decode_salted(kind, value).is_some(),
+        Scheme::Pbkdf2Sha256(value) => decode_pbkdf2(value).is_some(),
+        Scheme::Crypt(value) => crypt_is_sane(value),
         Scheme::Unknown => false,
     }
 }
@@ -380,7 +465,38 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(bytes)
         );
         assert!(hasher.verify("pw", Some(&ssha512)).await.ok);
-        assert!(!is_verifiable("{CRYPT}$6$abc$def"));
+        assert!(
+            !is_verifiable("{CRYPT}$1$abc$def"),
+            "MD5-crypt is not taken"
+        );
         assert!(!is_verifiable("{SSHA}not base64!"));
+    }
+
+    #[tokio::test]
+    async fn imported_pbkdf2_and_sha_crypt_hashes_verify_and_ask_for_argon2id() {
+        let hasher = Hasher::new(&PasswordConfig {
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            ..PasswordConfig::default()
+        })
+        .unwrap();
+        // Made by Python: hashlib.pbkdf2_hmac and crypt.crypt (glibc).
+        let imported = [
+            "{PBKDF2-SHA256}29000$MDEyMzQ1Njc4OWFiY2RlZg$yiGhNGUR49dcW6iLM0/ym1gkjCLl2T3GgVTSaumg2YE",
+            "{CRYPT}$6$rounds=5000$saltsaltsalt$K/S6RtzwwDLB.9KMI2pzV3KdAQsFRmawTpWmiAs3Gnf01DsoObJXjTW4shb4x5USbQ9TZZggYW5k392y9dRiN/",
+            "{CRYPT}$6$saltsalt$Pp1oWfwJT4PksSG2QA.2pHtnI4vKoxJOBAoYt3djIyXhJIiWGRb0HR/zVE4XULteVyDP7sko86EFsm5Uni.Zd.",
+        ];
+        for hash in imported {
+            assert!(is_verifiable(hash), "{hash}");
+            let right = hasher.verify("Imported-pass-1", Some(hash)).await;
+            assert!(right.ok && right.outdated, "{hash}");
+            assert!(
+                !hasher.verify("Imported-pass-2", Some(hash)).await.ok,
+                "{hash}"
+            );
+        }
+        // Rounds that would make a bind cost seconds are refused at import.
+        assert!(!is_verifiable("{PBKDF2-SHA256}99999999$MDEy$yiGh"));
+        assert!(!is_verifiable("{CRYPT}$6$rounds=99999999$salt$hash"));
     }
 }
