@@ -699,6 +699,18 @@ async fn an_expired_password_fails_like_a_wrong_one_and_says_so_to_ppolicy() {
     );
     // alice's never expires.
     assert_eq!(ppolicy_bind("alice", PASSWORD).await.0, 0);
+    assert!(account(&t, &alice).await.get("passwordExpiresAt").is_none());
+    let (_, found) = t
+        .scim(
+            Method::GET,
+            &format!("/Users?filter=userName%20eq%20%22bob%22&attributes={ACCOUNT_URN}"),
+            None,
+        )
+        .await;
+    assert!(
+        found["Resources"][0][ACCOUNT_URN]["passwordExpiresAt"].is_string(),
+        "{found}"
+    );
     assert!(actions(&t, 10)
         .await
         .contains(&"user.login.expired".to_string()));

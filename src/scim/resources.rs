@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 pub use crate::directory::attributes::{ACCOUNT_USER_URN, POSIX_GROUP_URN, POSIX_USER_URN};
+use crate::directory::policy::Policy;
 use crate::directory::{
     AccountSettings, Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User, UserAttrs,
 };
@@ -310,6 +311,7 @@ const ACCOUNT_STATE: &[&str] = &[
     "lastFailedLogin",
     "lockedAt",
     "passwordChangedAt",
+    "passwordExpiresAt",
     "createdBy",
 ];
 
@@ -372,7 +374,7 @@ pub fn etag(meta: &Meta) -> String {
 }
 
 /// Renders a user as a SCIM User resource. `base` is the SCIM base URL.
-pub fn user_to_json(user: &User, base: &str) -> Value {
+pub fn user_to_json(user: &User, base: &str, policy: &Policy) -> Value {
     let mut attrs = match serde_json::to_value(&user.attrs) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -419,7 +421,7 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
     if let Some(posix) = posix {
         map.insert(POSIX_USER_URN.into(), posix);
     }
-    map.insert(ACCOUNT_USER_URN.into(), account_json(user));
+    map.insert(ACCOUNT_USER_URN.into(), account_json(user, policy));
     map.insert(
         "meta".into(),
         meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)),
@@ -429,7 +431,7 @@ pub fn user_to_json(user: &User, base: &str) -> Value {
 
 /// The account extension: the settings, and the account's state (read-only;
 /// `project` keeps it only when asked for).
-fn account_json(user: &User) -> Value {
+fn account_json(user: &User, policy: &Policy) -> Value {
     let mut m = Map::new();
     if let Some(r) = user.attrs.account.reports_only {
         m.insert("reportsOnly".into(), r.into());
@@ -447,6 +449,7 @@ fn account_json(user: &User) -> Value {
         ("lastFailedLogin", user.logins.last_failure),
         ("lockedAt", user.logins.locked_at),
         ("passwordChangedAt", user.password_changed),
+        ("passwordExpiresAt", policy.password_expires(user)),
     ];
     for (name, at) in times {
         if let Some(t) = at {

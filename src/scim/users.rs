@@ -30,12 +30,15 @@ pub async fn create(
 ) -> ScimResult<Response> {
     let projection = params(query)?;
     let user = create_user(&state, &actor, read_json(body)?).await?;
-    Ok(created(rendered(&user, &headers, &projection), &user.meta))
+    Ok(created(
+        rendered(&state, &user, &headers, &projection),
+        &user.meta,
+    ))
 }
 
 /// A user as a response shows it, projected as the request asked.
-fn rendered(user: &User, headers: &HeaderMap, projection: &Projection) -> Value {
-    let mut body = user_to_json(user, &base_url(headers));
+fn rendered(state: &ScimState, user: &User, headers: &HeaderMap, projection: &Projection) -> Value {
+    let mut body = user_to_json(user, &base_url(headers), state.directory.policy());
     resources::project(
         &mut body,
         projection.attributes.as_deref(),
@@ -92,7 +95,7 @@ pub(super) async fn patch_user(
         if expected.is_some_and(|v| v != current.meta.version) {
             return Err(DirectoryError::VersionMismatch.into());
         }
-        let Value::Object(mut doc) = user_to_json(&current, "") else {
+        let Value::Object(mut doc) = user_to_json(&current, "", state.directory.policy()) else {
             return Err(DirectoryError::Internal("user did not render as an object".into()).into());
         };
         for computed in ["meta", "groups", "schemas", "id"] {
@@ -134,7 +137,7 @@ pub async fn get(
     }
     Ok(respond(
         StatusCode::OK,
-        rendered(&user, &headers, &projection),
+        rendered(&state, &user, &headers, &projection),
         Some(&user.meta),
     ))
 }
@@ -176,7 +179,10 @@ pub(super) async fn page(
     Ok((
         page.total,
         offset,
-        page.items.iter().map(|u| user_to_json(u, &base)).collect(),
+        page.items
+            .iter()
+            .map(|u| user_to_json(u, &base, state.directory.policy()))
+            .collect(),
     ))
 }
 
@@ -193,7 +199,7 @@ pub async fn replace(
     let user = replace_user(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
-        rendered(&user, &headers, &projection),
+        rendered(&state, &user, &headers, &projection),
         Some(&user.meta),
     ))
 }
@@ -211,7 +217,7 @@ pub async fn patch(
     let user = patch_user(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
-        rendered(&user, &headers, &projection),
+        rendered(&state, &user, &headers, &projection),
         Some(&user.meta),
     ))
 }
