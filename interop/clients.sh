@@ -8,7 +8,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-bin=${ROSTER_BIN:-$root/target/debug/roster}
+bin=${ROSTER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/roster}
 [ -x "$bin" ] || cargo build --manifest-path "$root/Cargo.toml" --locked --bin roster || exit 1
 
 apt_install() { # apt_install PACKAGE...

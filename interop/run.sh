@@ -28,7 +28,7 @@ need() {
 }
 need
 
-bin=${ROSTER_BIN:-$root/target/debug/roster}
+bin=${ROSTER_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/roster}
 if [ ! -x "$bin" ]; then
     cargo build --manifest-path "$root/Cargo.toml" --locked --bin roster || exit 1
 fi

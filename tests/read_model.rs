@@ -19,7 +19,7 @@ const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_view_and_the_database_agree_on_every_filter() {
-    let t = start().await;
+    let t = start_with(|c| c.policy.max_failed_logins = 1).await;
     let mut ids = Vec::new();
     for (i, (name, title, emails)) in [
         ("alice", Some("Engineer"), json!([{"value": "alice@work.example", "type": "work", "primary": true}, {"value": "alice@home.example", "type": "home"}])),
@@ -48,6 +48,12 @@ async fn the_view_and_the_database_agree_on_every_filter() {
     t.create_group("all", &[&ids[0], &ids[2], &ids[4], &devs])
         .await;
     t.create_group("Empty", &[]).await;
+    // Eve is locked (one failed bind): statuses active, disabled, locked.
+    let mut ldap = t.ldap().await;
+    assert_eq!(
+        ldap.simple_bind(&user_dn("Eve"), "wrong").await.unwrap().rc,
+        49
+    );
 
     let sql = roster::open_directory(&t.config, Arc::new(SystemClock))
         .await
@@ -90,6 +96,7 @@ async fn the_view_and_the_database_agree_on_every_filter() {
             Some(("title", false)),
             Some(("name.familyName", true)),
             Some(("active", false)),
+            Some(("active", true)),
         ] {
             let sort = sort.map(|(key, descending)| Sort {
                 attr: by_key(USER_ATTRS, key).unwrap(),

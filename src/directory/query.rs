@@ -154,6 +154,12 @@ pub trait Subject<T: 'static> {
         let _ = (def, value);
         None
     }
+
+    /// The record's status by name (what sorting on `active` orders by),
+    /// for records that have one.
+    fn status(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A complete record (a user with its groups, a group with its members'

@@ -557,6 +557,10 @@ struct ViewUser<'a> {
 }
 
 impl Subject<User> for ViewUser<'_> {
+    fn status(&self) -> Option<&'static str> {
+        Some(self.user.status.as_str())
+    }
+
     fn any(
         &self,
         def: &'static AttrDef<User>,
@@ -873,14 +877,13 @@ fn select<R, T: 'static>(
         Some(sort) => {
             for row in rows.iter_mut() {
                 if let Some(r) = table.get(row.2) {
-                    with_subject(row.2, r, &mut |s| row.0 = sort_key(s, sort));
-                    if sort.attr.storage == Storage::Status {
-                        // The store orders by the status's name.
-                        row.0 = row
-                            .0
-                            .take()
-                            .map(|v| if v == "true" { "active" } else { "disabled" }.to_string());
-                    }
+                    with_subject(row.2, r, &mut |s| {
+                        row.0 = match sort.attr.storage {
+                            // The store orders by the status's name.
+                            Storage::Status => s.status().map(str::to_string),
+                            _ => sort_key(s, sort),
+                        }
+                    });
                 }
             }
             order(&mut rows, sort.descending);
