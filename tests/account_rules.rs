@@ -551,7 +551,6 @@ async fn a_deleted_group_is_banned_its_name_free_and_its_memberships_ended() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_password_must_be_changed_before_anything_else() {
-    use ldap3::controls::{Control, RawControl};
     use ldap3::exop::{PasswordModify, WhoAmI};
     let t = start_with(|c| c.store.refresh_interval = Duration::from_millis(100)).await;
     let alice = t
@@ -570,21 +569,8 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
         account(&t, &alice).await["mustChangePassword"] == true
     })
     .await;
-    let ppolicy = RawControl {
-        ctype: "1.3.6.1.4.1.42.2.27.8.5.1".into(),
-        crit: false,
-        val: None,
-    };
-    let mut ldap = t.ldap().await;
-    let res = ldap
-        .with_controls(ppolicy)
-        .simple_bind(&user_dn("alice"), &generated)
-        .await
-        .unwrap();
-    assert_eq!(res.rc, 0, "the bind itself succeeds");
-    let control = res.ctrls.iter().find_map(|Control(_, raw)| {
-        (raw.ctype == "1.3.6.1.4.1.42.2.27.8.5.1").then(|| raw.val.clone().unwrap_or_default())
-    });
+    let (mut ldap, rc, _, control) = t.ppolicy_bind("alice", &generated).await;
+    assert_eq!(rc, 0, "the bind itself succeeds");
     assert_eq!(
         control,
         Some(vec![0x30, 0x03, 0x81, 0x01, 0x02]),
@@ -640,7 +626,6 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_password_fails_like_a_wrong_one_and_says_so_to_ppolicy() {
-    use ldap3::controls::{Control, RawControl};
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let t = start_with_clock(clock.clone(), |c| {
         c.password.max_age = Duration::from_secs(30 * 24 * 3600);
@@ -664,21 +649,8 @@ async fn an_expired_password_fails_like_a_wrong_one_and_says_so_to_ppolicy() {
     let ppolicy_bind = |user: &'static str, password: &'static str| {
         let t = &t;
         async move {
-            let mut ldap = t.ldap().await;
-            let res = ldap
-                .with_controls(RawControl {
-                    ctype: "1.3.6.1.4.1.42.2.27.8.5.1".into(),
-                    crit: false,
-                    val: None,
-                })
-                .simple_bind(&user_dn(user), password)
-                .await
-                .unwrap();
-            let control = res.ctrls.iter().find_map(|Control(_, raw)| {
-                (raw.ctype == "1.3.6.1.4.1.42.2.27.8.5.1")
-                    .then(|| raw.val.clone().unwrap_or_default())
-            });
-            (res.rc, res.text, control)
+            let (_, rc, text, control) = t.ppolicy_bind(user, password).await;
+            (rc, text, control)
         }
     };
     // bob's expired: 49 and the same (empty) text as a wrong password, but

@@ -322,35 +322,19 @@ async fn paged_results_walk_a_stable_snapshot_and_sort() {
     let _ = ids;
 }
 
-/// The password policy response control on a bind result, if any.
-fn ppolicy_response(ctrls: &[Control]) -> Option<Vec<u8>> {
-    ctrls.iter().find_map(|Control(_, raw)| {
-        (raw.ctype == "1.3.6.1.4.1.42.2.27.8.5.1").then(|| raw.val.clone().unwrap_or_default())
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn binds_answer_the_password_policy_control() {
     let t = start().await;
     t.create_user("alice", Some("S3cure-pass!"), "alice@example.com")
         .await;
-    let ppolicy = || RawControl {
-        ctype: "1.3.6.1.4.1.42.2.27.8.5.1".into(),
-        crit: false,
-        val: None,
-    };
-    let mut ldap = t.ldap().await;
     for (password, rc) in [("S3cure-pass!", 0), ("wrong", 49)] {
-        let res = ldap
-            .with_controls(ppolicy())
-            .simple_bind(&user_dn("alice"), password)
-            .await
-            .unwrap();
-        assert_eq!(res.rc, rc);
+        let (_, code, _, control) = t.ppolicy_bind("alice", password).await;
+        assert_eq!(code, rc);
         // An empty PasswordPolicyResponseValue: no warning, and no error
         // that would tell a locked account from a wrong password.
-        assert_eq!(ppolicy_response(&res.ctrls), Some(vec![0x30, 0x00]));
+        assert_eq!(control, Some(vec![0x30, 0x00]));
     }
+    let mut ldap = t.ldap().await;
     let res = ldap
         .simple_bind(&user_dn("alice"), "S3cure-pass!")
         .await

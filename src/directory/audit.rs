@@ -23,6 +23,11 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// Who acted, as records keep it (`Actor::reference`: protocol:name).
+    pub fn actor_reference(&self) -> String {
+        format!("{}:{}", self.protocol, self.actor)
+    }
+
     pub fn new(
         at: Timestamp,
         actor: &Actor,

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{element_matches, parse_expr, Expr, Literal};
-use super::resources::{canonical, canonicalize, ACCOUNT_USER_URN, ENTERPRISE_URN, POSIX_USER_URN};
+use super::resources::{
+    canonical, canonicalize, ACCOUNT_SETTINGS, ACCOUNT_USER_URN, ENTERPRISE_URN, POSIX_USER_URN,
+};
 
 /// One PATCH operation.
 #[derive(Debug, Clone)]
@@ -144,8 +146,11 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     if let Some(r) = strip_urn(rest, ACCOUNT_USER_URN) {
         // Only the settings are writable; the state is the server's.
         let head = r.split(['.', '[']).next().unwrap_or(r);
-        let writable = ["reportsOnly", "mustChangePassword", "passwordNeverExpires"];
-        if !head.is_empty() && !writable.iter().any(|w| head.eq_ignore_ascii_case(w)) {
+        if !head.is_empty()
+            && !ACCOUNT_SETTINGS
+                .iter()
+                .any(|w| head.eq_ignore_ascii_case(w))
+        {
             return Err(ScimError::bad_request(
                 "mutability",
                 format!(

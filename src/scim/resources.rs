@@ -302,6 +302,11 @@ fn posix_account(value: Value) -> ScimResult<PosixAccount> {
     Ok(p)
 }
 
+/// The account extension's attributes clients write (see
+/// `account_settings`).
+pub const ACCOUNT_SETTINGS: &[&str] =
+    &["reportsOnly", "mustChangePassword", "passwordNeverExpires"];
+
 /// The account extension's read-only attributes: the server's account
 /// state, returned only when asked for (`attributes=`).
 const ACCOUNT_STATE: &[&str] = &[

@@ -533,6 +533,63 @@ impl SqlStore {
     }
 }
 
+/// What banning a kind of record changes: its table, the lower-cased name
+/// column that keeps names unique, and the memberships that end with it.
+struct Ban {
+    table: &'static str,
+    name_column: &'static str,
+    memberships: &'static str,
+}
+
+const BANNED_USER: Ban = Ban {
+    table: "users",
+    name_column: "user_name_lc",
+    memberships: "DELETE FROM group_members WHERE member_id = $1",
+};
+
+const BANNED_GROUP: Ban = Ban {
+    table: "groups",
+    name_column: "display_name_lc",
+    memberships: "DELETE FROM group_members WHERE group_id = $1 OR member_id = $1",
+};
+
+impl SqlStore {
+    /// Bans a user or a group: status banned, its name column a marker no
+    /// name can equal (names have no control characters), so the name is
+    /// free; its memberships end; the record and its history stay.
+    async fn ban(&self, ban: &'static Ban, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(&format!(
+                    "UPDATE {} SET status = $1, {} = $2, modified_at = $3, \
+                     version = version + 1, modified_by = $4 WHERE id = $5 AND status <> $1",
+                    ban.table, ban.name_column
+                ))
+                .bind(Status::Banned.as_str())
+                .bind(banned_name(id))
+                .bind(event.at.0)
+                .bind(event.actor_reference())
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(ban.memberships)
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                write_audit(conn, &event, &own).await
+            })
+        }))
+        .await
+    }
+}
+
 /// Reads for loading and refreshing the in-memory view.
 impl SqlStore {
     /// From now on, remember which audit events this process writes.
@@ -827,37 +884,7 @@ impl Store for SqlStore {
     }
 
     async fn ban_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
-        let event = event.clone();
-        let own = self.own.clone();
-        self.run_write(job(move |conn| {
-            Box::pin(async move {
-                // The lower-cased name is what keeps userNames unique; a
-                // banned user's becomes a marker no userName can equal
-                // (names have no control characters), freeing the name.
-                let done = sqlx::query(
-                    "UPDATE users SET status = $1, user_name_lc = $2, modified_at = $3, \
-                     version = version + 1, modified_by = $4 WHERE id = $5 AND status <> $1",
-                )
-                .bind(Status::Banned.as_str())
-                .bind(banned_name(id))
-                .bind(event.at.0)
-                .bind(format!("{}:{}", event.protocol, event.actor))
-                .bind(id.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                sqlx::query("DELETE FROM group_members WHERE member_id = $1")
-                    .bind(id.to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                write_audit(conn, &event, &own).await
-            })
-        }))
-        .await
+        self.ban(&BANNED_USER, id, event).await
     }
 
     async fn restore_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
@@ -883,7 +910,7 @@ impl Store for SqlStore {
                 )
                 .bind(Status::Disabled.as_str())
                 .bind(event.at.0)
-                .bind(format!("{}:{}", event.protocol, event.actor))
+                .bind(event.actor_reference())
                 .bind(id.to_string())
                 .bind(Status::Banned.as_str())
                 .bind(name.to_lowercase())
@@ -1007,7 +1034,7 @@ impl Store for SqlStore {
                     )
                     .bind(Status::Locked.as_str())
                     .bind(now)
-                    .bind(format!("{}:{}", lock.protocol, lock.actor))
+                    .bind(lock.actor_reference())
                     .bind(id.to_string())
                     .execute(&mut *conn)
                     .await
@@ -1073,7 +1100,7 @@ impl Store for SqlStore {
                 )
                 .bind(to.as_str())
                 .bind(event.at.0)
-                .bind(format!("{}:{}", event.protocol, event.actor))
+                .bind(event.actor_reference())
                 .bind(id.to_string())
                 .bind(from.as_str())
                 .execute(&mut *conn)
@@ -1261,7 +1288,7 @@ impl Store for SqlStore {
                     )
                     .bind(modified.0)
                     .bind(group_id.to_string())
-                    .bind(format!("{}:{}", event.protocol, event.actor))
+                    .bind(event.actor_reference())
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(backend)?;
@@ -1314,33 +1341,7 @@ impl Store for SqlStore {
     }
 
     async fn ban_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
-        let event = event.clone();
-        let own = self.own.clone();
-        self.run_write(job(move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE groups SET status = 'banned', display_name_lc = $1, modified_at = $2, \
-                     version = version + 1, modified_by = $3 WHERE id = $4 AND status <> 'banned'",
-                )
-                .bind(banned_name(id))
-                .bind(event.at.0)
-                .bind(format!("{}:{}", event.protocol, event.actor))
-                .bind(id.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
-                    .bind(id.to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                write_audit(conn, &event, &own).await
-            })
-        }))
-        .await
+        self.ban(&BANNED_GROUP, id, event).await
     }
 
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {

@@ -337,7 +337,7 @@ impl Store for ViewedStore {
             .sql
             .modify_members(group_id, add, remove, modified, event)
             .await?;
-        let by = format!("{}:{}", event.protocol, event.actor);
+        let by = event.actor_reference();
         self.view
             .modify_members(group_id, add, remove, modified, version, &by);
         Ok(version)

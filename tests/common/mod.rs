@@ -198,6 +198,40 @@ impl TestServer {
     }
 }
 
+/// The password policy control (draft-behera) OID.
+pub const PPOLICY_OID: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
+
+/// The password policy response control's value in a result, if any.
+pub fn ppolicy_response(ctrls: &[ldap3::controls::Control]) -> Option<Vec<u8>> {
+    ctrls.iter().find_map(|ldap3::controls::Control(_, raw)| {
+        (raw.ctype == PPOLICY_OID).then(|| raw.val.clone().unwrap_or_default())
+    })
+}
+
+impl TestServer {
+    /// A new connection, bound as `user` with the password policy request
+    /// control: the connection, the result code and text, and the
+    /// response control's value.
+    pub async fn ppolicy_bind(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> (Ldap, u32, String, Option<Vec<u8>>) {
+        let mut ldap = self.ldap().await;
+        let res = ldap
+            .with_controls(ldap3::controls::RawControl {
+                ctype: PPOLICY_OID.into(),
+                crit: false,
+                val: None,
+            })
+            .simple_bind(&user_dn(user), password)
+            .await
+            .unwrap();
+        let control = ppolicy_response(&res.ctrls);
+        (ldap, res.rc, res.text, control)
+    }
+}
+
 pub fn user_dn(name: &str) -> String {
     format!("uid={name},ou=people,{BASE_DN}")
 }
