@@ -21,7 +21,7 @@ def bind(dn, password):
     return Connection(server, dn, password, auto_bind=AUTO_BIND_TLS_BEFORE_BIND, raise_exceptions=True)
 
 
-service = bind(f"uid=svc-apps,{people}", "Svc-pass-1")
+service = bind(f"uid=svc-apps,{people}", "Sierra-pass-01")
 service.search(
     people,
     "(&(objectClass=posixAccount)(uid=alice))",
@@ -44,7 +44,7 @@ service.search(f"uid=bob,{people}", f"(memberOf=cn=gitea-admins,{groups})", sear
 assert len(service.entries) == 0, "bob is not"
 print("admin filter: alice yes (nested), bob no")
 
-bind(dn, "Alice-pass-2")
+bind(dn, "Amber-pass-02")
 try:
     bind(dn, "wrong")
     raise AssertionError("a wrong password bound")

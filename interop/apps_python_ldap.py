@@ -27,7 +27,7 @@ def connect():
 
 
 service = connect()
-service.simple_bind_s(f"uid=svc-apps,{people}", "Svc-pass-1")
+service.simple_bind_s(f"uid=svc-apps,{people}", "Sierra-pass-01")
 print("service account bound over StartTLS")
 
 # Nextcloud's attribute list for a user lookup.
@@ -56,7 +56,7 @@ assert "userPassword" not in entry
 print(f"login filter found {dn} with {len(entry)} attributes")
 
 user = connect()
-user.simple_bind_s(dn, "Alice-pass-2")
+user.simple_bind_s(dn, "Amber-pass-02")
 assert user.whoami_s() == f"dn:{dn}"
 try:
     connect().simple_bind_s(dn, "wrong")

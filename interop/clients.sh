@@ -74,10 +74,10 @@ scim_post() { # scim_post PATH JSON -> body
 check "HTTPS answers with the CA checked" "200" \
     "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/certs/ca.pem" "$scim/ServiceProviderConfig")"
 id_of() { json 'd["id"]'; }
-alice=$(scim_post /Users '{"userName":"alice","password":"Alice-pass-1","name":{"givenName":"Alice","familyName":"Liddell"},"displayName":"Alice Liddell","emails":[{"value":"alice@example.com","primary":true}]}' | id_of)
-bob=$(scim_post /Users '{"userName":"bob","password":"Bob-pass-1","emails":[{"value":"bob@example.com"}]}' | id_of)
-svc=$(scim_post /Users '{"userName":"svc-apps","password":"Svc-pass-1"}' | id_of)
-root_user=$(scim_post /Users '{"userName":"root","password":"Root-pass-1"}' | id_of)
+alice=$(scim_post /Users '{"userName":"alice","password":"Amber-pass-01","name":{"givenName":"Alice","familyName":"Liddell"},"displayName":"Alice Liddell","emails":[{"value":"alice@example.com","primary":true}]}' | id_of)
+bob=$(scim_post /Users '{"userName":"bob","password":"Bravo-pass-01","emails":[{"value":"bob@example.com"}]}' | id_of)
+svc=$(scim_post /Users '{"userName":"svc-apps","password":"Sierra-pass-01"}' | id_of)
+root_user=$(scim_post /Users '{"userName":"root","password":"Rosa-pass-001"}' | id_of)
 for i in $(seq 1 7); do scim_post /Users "{\"userName\":\"filler$i\"}" >/dev/null; done
 devs=$(scim_post /Groups "{\"displayName\":\"devs\",\"members\":[{\"value\":\"$alice\"}]}" | id_of)
 scim_post /Groups "{\"displayName\":\"gitea-admins\",\"members\":[{\"value\":\"$devs\"}]}" >/dev/null
@@ -86,43 +86,43 @@ scim_post /Groups "{\"displayName\":\"administrators\",\"members\":[{\"value\":\
 
 # ---- TLS with the OpenLDAP tools ----
 check "ldapwhoami over StartTLS (-ZZ)" "dn:$(dn alice)" \
-    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn alice)" -w Alice-pass-1 2>&1)"
+    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn alice)" -w Amber-pass-01 2>&1)"
 check "ldapwhoami over LDAPS" "dn:$(dn alice)" \
-    "$(ldapwhoami -x -H "$ldaps" -D "$(dn alice)" -w Alice-pass-1 2>&1)"
+    "$(ldapwhoami -x -H "$ldaps" -D "$(dn alice)" -w Amber-pass-01 2>&1)"
 # The password policy control: the OpenLDAP client must be able to decode
 # the response control the server answers the bind with.
 contains "ldapwhoami -e ppolicy (the password policy response control decodes)" "dn:$(dn alice)" \
-    "$(ldapwhoami -x -ZZ -H "$ldap" -e ppolicy -D "$(dn alice)" -w Alice-pass-1 2>&1)"
-ldapwhoami -x -H "$ldap" -D "$(dn alice)" -w Alice-pass-1 >/dev/null 2>&1
+    "$(ldapwhoami -x -ZZ -H "$ldap" -e ppolicy -D "$(dn alice)" -w Amber-pass-01 2>&1)"
+ldapwhoami -x -H "$ldap" -D "$(dn alice)" -w Amber-pass-01 >/dev/null 2>&1
 check "a simple bind without TLS is refused (13)" "13" "$?"
-LDAPTLS_CACERT=/dev/null ldapwhoami -x -H "$ldaps" -D "$(dn alice)" -w Alice-pass-1 >/dev/null 2>&1
+LDAPTLS_CACERT=/dev/null ldapwhoami -x -H "$ldaps" -D "$(dn alice)" -w Amber-pass-01 >/dev/null 2>&1
 check "a client that does not trust the CA does not connect" "255" "$?"
 
 # ---- password modify (RFC 3062), compare, paged results ----
-ldappasswd -x -ZZ -H "$ldap" -D "$(dn alice)" -w Alice-pass-1 -a Alice-pass-1 -s Alice-pass-2 >/dev/null 2>&1
+ldappasswd -x -ZZ -H "$ldap" -D "$(dn alice)" -w Amber-pass-01 -a Amber-pass-01 -s Amber-pass-02 >/dev/null 2>&1
 check "ldappasswd: alice changes her own password" "0" "$?"
 check "alice binds with the new one" "dn:$(dn alice)" \
-    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn alice)" -w Alice-pass-2 2>&1)"
-generated=$(ldappasswd -x -ZZ -H "$ldap" -D "$(dn root)" -w Root-pass-1 "$(dn bob)" 2>&1 | sed -n 's/^New password: //p')
+    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn alice)" -w Amber-pass-02 2>&1)"
+generated=$(ldappasswd -x -ZZ -H "$ldap" -D "$(dn root)" -w Rosa-pass-001 "$(dn bob)" 2>&1 | sed -n 's/^New password: //p')
 check "ldappasswd: an administrator has bob's generated" "1" "$([ ${#generated} -ge 16 ] && echo 1)"
 # An administrator's password is a reset: bob's bind succeeds, the password
 # policy control says it must be changed, and nothing but the change works.
 reset=$(ldapwhoami -x -ZZ -H "$ldap" -e ppolicy -D "$(dn bob)" -w "$generated" 2>&1)
 contains "ldapwhoami -e ppolicy: bob's password must be changed" "Password must be changed" "$reset"
 contains "… and whoami is refused until then (50)" "Insufficient access (50)" "$reset"
-ldappasswd -x -ZZ -H "$ldap" -D "$(dn bob)" -w "$generated" -a "$generated" -s Bob-pass-2 >/dev/null 2>&1
+ldappasswd -x -ZZ -H "$ldap" -D "$(dn bob)" -w "$generated" -a "$generated" -s Bravo-pass-02 >/dev/null 2>&1
 check "ldappasswd: bob changes the reset password" "0" "$?"
 check "bob binds with his own password" "dn:$(dn bob)" \
-    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn bob)" -w Bob-pass-2 2>&1)"
-ldapcompare -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Svc-pass-1 "$(dn alice)" mail:ALICE@example.com >/dev/null 2>&1
+    "$(ldapwhoami -x -ZZ -H "$ldap" -D "$(dn bob)" -w Bravo-pass-02 2>&1)"
+ldapcompare -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Sierra-pass-01 "$(dn alice)" mail:ALICE@example.com >/dev/null 2>&1
 check "ldapcompare: TRUE (6)" "6" "$?"
-ldapcompare -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Svc-pass-1 "$(dn alice)" mail:bob@example.com >/dev/null 2>&1
+ldapcompare -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Sierra-pass-01 "$(dn alice)" mail:bob@example.com >/dev/null 2>&1
 check "ldapcompare: FALSE (5)" "5" "$?"
-paged=$(ldapsearch -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Svc-pass-1 -b "$people" -s one \
+paged=$(ldapsearch -x -ZZ -H "$ldap" -D "$(dn svc-apps)" -w Sierra-pass-01 -b "$people" -s one \
     -E pr=3/noprompt '(objectClass=inetOrgPerson)' uid 2>&1)
 check "paged search (-E pr=3) returns every user" "11" "$(grep -c '^dn: ' <<<"$paged")"
 check "… in pages of 3 (4 pages)" "4" "$(grep -c '^pagedresults: ' <<<"$paged")"
-nested=$(ldapsearch -x -ZZ -LLL -H "$ldap" -D "$(dn svc-apps)" -w Svc-pass-1 -b "$base" \
+nested=$(ldapsearch -x -ZZ -LLL -H "$ldap" -D "$(dn svc-apps)" -w Sierra-pass-01 -b "$base" \
     "(memberOf:1.2.840.113556.1.4.1941:=cn=gitea-admins,ou=groups,$base)" uid 2>&1)
 contains "in-chain rule: alice is in gitea-admins through devs" "uid: alice" "$nested"
 contains "the subschema is readable" "NAME 'uidNumber'" \
@@ -158,7 +158,7 @@ else
         echo "uri ldap://127.0.0.1:$ldap_port/"
         echo "base $base"
         echo "binddn $(dn svc-apps)"
-        echo "bindpw Svc-pass-1"
+        echo "bindpw Sierra-pass-01"
         echo "ssl start_tls"
         echo "tls_reqcert demand"
         echo "tls_cacertfile $work/certs/ca.pem"

@@ -29,6 +29,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub password: PasswordConfig,
     pub policy: PolicyConfig,
+    pub mfa: MfaConfig,
+    pub audit: AuditConfig,
     pub posix: PosixConfig,
     pub tls: TlsConfig,
     pub log: LogConfig,
@@ -56,6 +58,49 @@ pub struct PolicyConfig {
     /// A successful login is written at most this often per account.
     #[serde(with = "duration")]
     pub last_login_precision: Duration,
+    /// Tell a bind with the right password on a locked account so, in the
+    /// password policy response control (`accountLocked`). Off: a locked
+    /// account fails exactly as a wrong password does.
+    pub report_locked: bool,
+}
+
+/// TOTP multi-factor authentication (`directory::mfa`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaConfig {
+    /// Users who must use MFA but have not enrolled yet may bind with the
+    /// password alone (so that they can reach the enrolment page and
+    /// applications meanwhile). Off: they cannot log in until an
+    /// administrator enrols them or lifts the requirement.
+    pub pending_may_bind: bool,
+    /// The issuer shown in authenticator apps.
+    pub issuer: String,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        MfaConfig {
+            pending_may_bind: true,
+            issuer: "Roster".into(),
+        }
+    }
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Events older than this are deleted (daily); 0: kept forever.
+    #[serde(with = "duration")]
+    pub retention: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for PolicyConfig {
@@ -67,6 +112,7 @@ impl Default for PolicyConfig {
             inactive_after: Duration::from_secs(90 * 24 * 3600),
             inactivity_sweep_interval: Duration::from_secs(3600),
             last_login_precision: Duration::from_secs(60),
+            report_locked: false,
         }
     }
 }
@@ -237,6 +283,24 @@ pub struct PasswordConfig {
     /// `passwordNeverExpires`).
     #[serde(with = "duration")]
     pub max_age: Duration,
+    /// Fewest characters a new password may have.
+    pub min_length: usize,
+    /// Fewest character classes (lowercase, uppercase, digits, other) a new
+    /// password must mix.
+    pub min_classes: usize,
+    /// Classes a new password must contain, by name: `lower`, `upper`,
+    /// `digit`, `other`.
+    pub required_classes: Vec<String>,
+    /// How many passwords, the current one included, may not be set again
+    /// (0: any; at most 24).
+    pub history: usize,
+    /// How long before expiry a bind that asked for the password policy
+    /// control is told how much time is left (`timeBeforeExpiration`).
+    #[serde(with = "duration")]
+    pub expiry_warning: Duration,
+    /// Binds still allowed with an expired password, each told how many
+    /// remain (`graceAuthNsRemaining`); 0: none.
+    pub grace_logins: i64,
 }
 
 /// Logging.
@@ -260,6 +324,8 @@ impl Default for Config {
             store: StoreConfig::default(),
             password: PasswordConfig::default(),
             policy: PolicyConfig::default(),
+            mfa: MfaConfig::default(),
+            audit: AuditConfig::default(),
             posix: PosixConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -320,6 +386,12 @@ impl Default for PasswordConfig {
             must_change_after_reset: true,
             must_change_after_scim_set: false,
             max_age: Duration::ZERO,
+            min_length: 12,
+            min_classes: 3,
+            required_classes: Vec::new(),
+            history: 5,
+            expiry_warning: Duration::from_secs(14 * 86400),
+            grace_logins: 0,
         }
     }
 }
@@ -334,8 +406,8 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
-const SECTIONS: [&str; 8] = [
-    "http", "ldap", "store", "password", "policy", "posix", "tls", "log",
+const SECTIONS: [&str; 10] = [
+    "http", "ldap", "store", "password", "policy", "mfa", "audit", "posix", "tls", "log",
 ];
 
 /// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.

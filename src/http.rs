@@ -44,8 +44,9 @@ pub fn app(directory: Directory, config: &HttpConfig) -> Router {
     });
     Router::new()
         .route("/healthz", get(healthz))
-        .with_state(directory)
+        .with_state(directory.clone())
         .merge(scim)
+        .merge(crate::selfservice::router(directory))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

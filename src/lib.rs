@@ -7,6 +7,7 @@ pub mod http;
 pub mod ldap;
 mod net;
 pub mod scim;
+pub mod selfservice;
 pub mod store;
 pub mod tls;
 pub mod transfer;
@@ -47,26 +48,14 @@ pub async fn open_directory(
     clock: Arc<dyn Clock>,
 ) -> Result<Directory, StartError> {
     let store = store::open(&config.database_url(), &config.store).await?;
-    Ok(Directory::new(
-        store,
-        clock,
-        &config.password,
-        &config.posix,
-        &config.policy,
-    )?)
+    Ok(Directory::new(store, clock, config)?)
 }
 
 /// The directory a server runs on: reads come from an in-memory view of
 /// the store, kept in step with it.
 async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Directory, StartError> {
     let store = store::open_served(&config.database_url(), &config.store).await?;
-    Ok(Directory::new(
-        store,
-        clock,
-        &config.password,
-        &config.posix,
-        &config.policy,
-    )?)
+    Ok(Directory::new(store, clock, config)?)
 }
 
 /// Every `every`, makes the accounts unused past the inactivity window

@@ -593,14 +593,14 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
         .extended(PasswordModify {
             user_id: None,
             old_pass: Some(&generated),
-            new_pass: Some("Ch0sen-by-alice"),
+            new_pass: Some("Ch0sen-by-her-own"),
         })
         .await
         .unwrap();
     assert_eq!(res.1.rc, 0, "{:?}", res.1);
     assert_eq!(ldap.extended(WhoAmI).await.unwrap().1.rc, 0);
     assert_eq!(account(&t, &alice).await["mustChangePassword"], false);
-    assert_eq!(bind_rc(&t, "alice", "Ch0sen-by-alice").await, 0);
+    assert_eq!(bind_rc(&t, "alice", "Ch0sen-by-her-own").await, 0);
 
     // An administrator may also ask for a change over SCIM.
     let (status, body) = t
@@ -611,7 +611,7 @@ async fn a_reset_password_must_be_changed_before_anything_else() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let mut ldap = t.ldap_as("alice", "Ch0sen-by-alice").await;
+    let mut ldap = t.ldap_as("alice", "Ch0sen-by-her-own").await;
     assert_eq!(ldap.extended(WhoAmI).await.unwrap().1.rc, 50);
     let recent = actions(&t, 20).await;
     assert!(

@@ -389,12 +389,12 @@ async fn compare_answers_true_false_and_undefined() {
 async fn password_modify_for_oneself_and_by_administrators() {
     let t = start().await;
     let admin = t
-        .create_user("root", Some("Adm1n-pass!"), "root@example.com")
+        .create_user("root", Some("Adm1n-pass!!"), "root@example.com")
         .await;
     t.create_group("administrators", &[&admin]).await;
     t.create_user("alice", Some("S3cure-pass!"), "alice@example.com")
         .await;
-    t.create_user("bob", Some("B0b-pass!!"), "bob@example.com")
+    t.create_user("bob", Some("B0b-pass-w0rd!"), "bob@example.com")
         .await;
 
     // Oneself, with the old password.
@@ -403,7 +403,7 @@ async fn password_modify_for_oneself_and_by_administrators() {
         .extended(PasswordModify {
             user_id: None,
             old_pass: Some("wrong"),
-            new_pass: Some("N3w-pass!!"),
+            new_pass: Some("N3w-pass-w0rd!"),
         })
         .await
         .unwrap();
@@ -412,7 +412,7 @@ async fn password_modify_for_oneself_and_by_administrators() {
         .extended(PasswordModify {
             user_id: None,
             old_pass: None,
-            new_pass: Some("N3w-pass!!"),
+            new_pass: Some("N3w-pass-w0rd!"),
         })
         .await
         .unwrap();
@@ -421,7 +421,7 @@ async fn password_modify_for_oneself_and_by_administrators() {
         .extended(PasswordModify {
             user_id: None,
             old_pass: Some("S3cure-pass!"),
-            new_pass: Some("N3w-pass!!"),
+            new_pass: Some("N3w-pass-w0rd!"),
         })
         .await
         .unwrap();
@@ -429,7 +429,7 @@ async fn password_modify_for_oneself_and_by_administrators() {
     let mut check = t.ldap().await;
     assert_eq!(
         check
-            .simple_bind(&user_dn("alice"), "N3w-pass!!")
+            .simple_bind(&user_dn("alice"), "N3w-pass-w0rd!")
             .await
             .unwrap()
             .rc,
@@ -448,14 +448,14 @@ async fn password_modify_for_oneself_and_by_administrators() {
         .extended(PasswordModify {
             user_id: Some(&user_dn("bob")),
             old_pass: None,
-            new_pass: Some("x-Y-z-123"),
+            new_pass: Some("x-Y-z-123-abc"),
         })
         .await
         .unwrap();
     assert_eq!(res.1.rc, 50);
 
     // An administrator sets bob's, and has one generated.
-    let mut root = t.ldap_as("root", "Adm1n-pass!").await;
+    let mut root = t.ldap_as("root", "Adm1n-pass!!").await;
     let (exop, res) = root
         .extended(PasswordModify {
             user_id: Some(&user_dn("bob")),

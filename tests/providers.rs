@@ -224,7 +224,7 @@ async fn okta_user_and_group_flows() {
         "locale": "en-US",
         "externalId": "00ujl29u0le5T6Aj10h7",
         "groups": [],
-        "password": "1mz050nq",
+        "password": "1mz050nq-Okta-PW",
         "active": true
     });
     let (status, user) = t.scim(Method::POST, "/Users", Some(create.clone())).await;
@@ -238,7 +238,7 @@ async fn okta_user_and_group_flows() {
     // The provisioned password works over LDAP.
     let mut ldap = t.ldap().await;
     assert_eq!(
-        ldap.simple_bind(&user_dn("test.user@okta.local"), "1mz050nq")
+        ldap.simple_bind(&user_dn("test.user@okta.local"), "1mz050nq-Okta-PW")
             .await
             .unwrap()
             .rc,

@@ -39,6 +39,17 @@ pub enum DirectoryError {
     /// only to whoever knows the password; answered like a wrong one.
     #[error("the password has expired")]
     PasswordExpired,
+    /// The right password on a locked account, told only when
+    /// `policy.report_locked`; otherwise that is `InvalidCredentials`.
+    #[error("the account is locked")]
+    AccountLocked,
+    /// A new password breaks the password policy (`[password]`).
+    #[error("password: {0}")]
+    PasswordRejected(super::quality::Rejection),
+    /// The request conflicts with the record's state (enrolling a second
+    /// factor twice, say).
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -4,15 +4,18 @@
 
 pub mod attributes;
 pub mod audit;
+mod credentials;
 pub mod error;
 pub mod model;
 pub mod password;
 pub mod policy;
 pub mod posix;
+pub mod quality;
 pub mod query;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod totp;
 mod validate;
 
 use std::sync::Arc;
@@ -20,18 +23,47 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use audit::AuditEvent;
+pub use credentials::Enrolment;
 pub use error::{DirectoryError, StoreError};
 pub use model::*;
 pub use query::{Filter, Op, Page, Query, Sort, Substrings, Value};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
-use crate::config::{PasswordConfig, PolicyConfig, PosixConfig};
+use crate::config::{Config, MfaConfig, PosixConfig};
 use password::Hasher;
 use policy::{Policy, Standing};
 use posix::Allocator;
+use quality::Quality;
 
 type Result<T> = std::result::Result<T, DirectoryError>;
+
+/// A successful login: the user as they now are, and what they should be
+/// told (the password policy control's warning, over LDAP).
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: User,
+    pub warning: Option<Warning>,
+}
+
+/// A warning that goes with a successful login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// The password expires in this many seconds (`password.expiry_warning`).
+    ExpiresIn(i64),
+    /// The password has expired; this many grace logins remain.
+    GraceLeft(i64),
+}
+
+/// Why credentials are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A login (an LDAP bind).
+    Login,
+    /// Enrolling a second factor: a required factor that is not enrolled
+    /// yet does not stop it.
+    Enrol,
+}
 
 /// The directory service shared by SCIM, LDAP and the CLI.
 #[derive(Clone)]
@@ -50,6 +82,9 @@ pub struct Directory {
     posix: Option<Arc<Allocator>>,
     /// The account rules.
     policy: Arc<Policy>,
+    /// The password quality rules.
+    quality: Arc<Quality>,
+    mfa: MfaConfig,
 }
 
 /// Token records recently read from the store, so that a SCIM request does
@@ -106,14 +141,13 @@ pub struct UserChange {
 }
 
 impl Directory {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        password: &PasswordConfig,
-        posix: &PosixConfig,
-        policy: &PolicyConfig,
-    ) -> Result<Directory> {
+    /// The service over `store`, with the rules `config` sets.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: &Config) -> Result<Directory> {
+        let (password, posix, policy) = (&config.password, &config.posix, &config.policy);
+        let quality = Quality::new(password).map_err(|e| DirectoryError::invalid("config", e))?;
         Ok(Directory {
+            quality: Arc::new(quality),
+            mfa: config.mfa.clone(),
             posix: match posix.enabled {
                 true => Some(Arc::new(Allocator::new(posix)?)),
                 false => None,
@@ -125,7 +159,7 @@ impl Directory {
             rehash_on_bind: password.rehash_on_bind,
             must_change_after_reset: password.must_change_after_reset,
             must_change_after_scim_set: password.must_change_after_scim_set,
-            policy: Arc::new(Policy::new(policy).with_max_age(password.max_age)),
+            policy: Arc::new(Policy::new(policy).with_passwords(password)),
         })
     }
 
@@ -144,16 +178,6 @@ impl Directory {
         self.store.ping().await.is_ok()
     }
 
-    async fn hash_new_password(&self, password: &NewPassword) -> Result<Option<String>> {
-        match password {
-            Some(p) => {
-                validate::password(p)?;
-                Ok(Some(self.hasher.hash(p).await?))
-            }
-            None => Ok(None),
-        }
-    }
-
     // ----- users -----
 
     /// Creates a user. `password`, when given, is hashed with argon2id.
@@ -165,7 +189,7 @@ impl Directory {
         password: NewPassword,
     ) -> Result<User> {
         let mut attrs = validate::user(attrs)?;
-        let hash = self.hash_new_password(&password).await?;
+        let hash = self.hash_new_password(&password, &attrs, None).await?;
         self.provisioned(actor, &mut attrs, hash.is_some());
         self.insert_new_user(actor, attrs, active, hash).await
     }
@@ -295,7 +319,7 @@ impl Directory {
         } = change;
         let mut attrs = validate::user(attrs)?;
         attrs.active_unassigned = active.is_none();
-        let hash = self.hash_new_password(&password).await?;
+        let hash = self.hash_new_password(&password, &attrs, Some(id)).await?;
         self.provisioned(actor, &mut attrs, hash.is_some());
         let current = self.get_user(id).await?;
         if let Some(v) = expected_version {
@@ -326,6 +350,7 @@ impl Directory {
             true => Logins {
                 revalidated: Some(now),
                 last_success: current.logins.last_success,
+                totp_enrolled: current.logins.totp_enrolled,
                 ..Logins::default()
             },
             false => current.logins.clone(),
@@ -471,27 +496,49 @@ impl Directory {
         Ok(self.store.group_ids(query).await?)
     }
 
-    /// Checks a user's password and applies the account rules
-    /// ([`policy`]): a wrong password is counted and may lock the account;
-    /// an account unused past the inactivity window becomes inactive
-    /// instead of logging in; a lock that ran out is lifted by the right
-    /// password. Unknown users, users without a password, accounts that
-    /// are not active and wrong passwords all fail the same way, after the
-    /// same hashing work and one audited write. `actor` is who asks (its
-    /// name what the client presented, e.g. the bind DN).
+    /// Checks a user's credentials and applies the account rules
+    /// ([`policy`]): a login from outside the user's IP allow-list is
+    /// refused without checking the password or counting a failure; a
+    /// wrong password (or TOTP code, for a user who has one: appended to
+    /// the password) is counted and may lock the account; an account
+    /// unused past the inactivity window becomes inactive instead of
+    /// logging in; a lock that ran out is lifted by the right password.
+    /// Unknown users, users without a password, accounts that are not
+    /// active and wrong passwords all fail the same way, after the same
+    /// hashing work and one audited write. `actor` is who asks (its name
+    /// what the client presented, e.g. the bind DN; its client address is
+    /// checked against the allow-list).
     pub async fn authenticate(
         &self,
         actor: &Actor,
         user_name: &str,
-        password: &str,
-    ) -> Result<User> {
-        if password.len() > password::MAX_PASSWORD_BYTES {
+        presented: &str,
+    ) -> Result<Login> {
+        self.log_in(actor, user_name, presented, Purpose::Login)
+            .await
+    }
+
+    async fn log_in(
+        &self,
+        actor: &Actor,
+        user_name: &str,
+        presented: &str,
+        purpose: Purpose,
+    ) -> Result<Login> {
+        if presented.len() > password::MAX_PASSWORD_BYTES + totp::DIGITS {
             return Err(DirectoryError::InvalidCredentials);
         }
         let user = self.store.get_user_by_name(user_name).await?;
+        let enrolled = user
+            .as_ref()
+            .is_some_and(|u| u.logins.totp_enrolled.is_some());
+        let (password, code) = credentials::split_code(presented, enrolled);
+        let allowed = user
+            .as_ref()
+            .is_none_or(|u| policy::address_allowed(u, actor.client.as_deref()));
         let hash = match &user {
-            Some(u) => self.store.password_hash(u.id).await?,
-            None => None,
+            Some(u) if allowed => self.store.password_hash(u.id).await?,
+            _ => None,
         };
         let verdict = self.hasher.verify(password, hash.as_deref()).await;
         let Some(user) = user else {
@@ -510,15 +557,58 @@ impl Directory {
                 attributes.iter().map(|a| a.to_string()).collect(),
             )
         };
-        match (verdict.ok, self.policy.standing(&user, now)) {
+        if !allowed {
+            // Not a failure: an attacker elsewhere cannot lock the user out.
+            self.store
+                .write_event(&event("user.login.refused", &["ipAllowList"]))
+                .await?;
+            return Err(DirectoryError::InvalidCredentials);
+        }
+        let standing = self.policy.standing(&user, now);
+        let right = verdict.ok
+            && match (enrolled, standing) {
+                (true, Standing::Allowed | Standing::LockRanOut) => {
+                    self.second_factor(&user, code).await?
+                }
+                _ => true,
+            };
+        match (right, standing) {
+            (true, Standing::Allowed | Standing::LockRanOut)
+                if !enrolled
+                    && user.attrs.account.requires_mfa()
+                    && purpose == Purpose::Login
+                    && !self.mfa.pending_may_bind =>
+            {
+                // MFA required but not enrolled, and that is not enough.
+                self.store
+                    .write_event(&event("user.login.refused", &["mfa"]))
+                    .await?;
+                Err(DirectoryError::InvalidCredentials)
+            }
             (true, Standing::Allowed | Standing::LockRanOut)
                 if self.policy.password_expired(&user, now) =>
             {
-                // Not a wrong password (no failure counted), not a login.
-                self.store
-                    .write_event(&event("user.login.expired", &["password"]))
-                    .await?;
-                Err(DirectoryError::PasswordExpired)
+                let grace = self.policy.grace_logins();
+                let left = match grace {
+                    0 => None,
+                    max => self.store.use_grace_login(user.id, max).await?,
+                };
+                let Some(left) = left else {
+                    // Not a wrong password (no failure counted), not a login.
+                    self.store
+                        .write_event(&event("user.login.expired", &["password"]))
+                        .await?;
+                    return Err(DirectoryError::PasswordExpired);
+                };
+                let user = self
+                    .store
+                    .record_login_success(user.id, &event("user.login.grace", &["password"]))
+                    .await?
+                    .unwrap_or(user);
+                Ok(Login {
+                    user,
+                    warning: Some(Warning::GraceLeft(left)),
+                })
             }
             (true, Standing::Allowed | Standing::LockRanOut) => {
                 let user = if self.policy.success_due(&user, now) {
@@ -532,7 +622,11 @@ impl Directory {
                 if verdict.outdated && self.rehash_on_bind {
                     self.rehash(&user, password).await;
                 }
-                Ok(user)
+                let warning = self
+                    .policy
+                    .expires_within_warning(&user, now)
+                    .map(Warning::ExpiresIn);
+                Ok(Login { user, warning })
             }
             (true, Standing::TurnsInactive) => {
                 let moved = event("user.inactivate", &["status"]);
@@ -542,19 +636,25 @@ impl Directory {
                 Err(DirectoryError::InvalidCredentials)
             }
             (right, standing) => {
-                let reason = match (right, standing) {
-                    (false, _) => "user.login.failure",
-                    (true, _) => "user.login.refused",
+                let (reason, attributes): (&str, &[&str]) = match (right, verdict.ok) {
+                    (true, _) => ("user.login.refused", &[]),
+                    (false, true) => ("user.login.failure", &["otp"]),
+                    (false, false) => ("user.login.failure", &[]),
                 };
                 self.store
                     .record_login_failure(
                         user.id,
                         &self.policy.lock_rule(now),
-                        &event(reason, &[]),
+                        &event(reason, attributes),
                         &event("user.lock", &["status"]),
                     )
                     .await?;
-                Err(DirectoryError::InvalidCredentials)
+                let locked =
+                    right && standing == Standing::Refused && user.status == Status::Locked;
+                match locked && self.policy.config().report_locked {
+                    true => Err(DirectoryError::AccountLocked),
+                    false => Err(DirectoryError::InvalidCredentials),
+                }
             }
         }
     }
@@ -622,117 +722,6 @@ impl Directory {
                 return Ok(moved);
             }
         }
-    }
-
-    /// Replaces an imported hash of a weaker scheme with argon2id, now that
-    /// the password is known. A failure leaves the old hash, which still
-    /// verifies.
-    async fn rehash(&self, user: &User, password: &str) {
-        let hash = match self.hasher.hash(password).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not rehash an imported password");
-                return;
-            }
-        };
-        let event = AuditEvent::new(
-            self.now(),
-            &Actor::new("roster", Protocol::System, None),
-            "user.password.rehash",
-            "user",
-            user.id,
-            &user.attrs.user_name,
-            vec!["password".into()],
-        );
-        if let Err(e) = self.store.set_password(user.id, &hash, None, &event).await {
-            tracing::warn!(error = %e, "could not store a rehashed password");
-        }
-    }
-
-    /// A new random password (20 characters from a 64-symbol alphabet:
-    /// 120 bits).
-    pub fn generate_password(&self) -> String {
-        token::random_text(15)
-    }
-
-    /// Sets a user's password (a change by the user or an administrator).
-    /// Sets a user's password: their own change (which satisfies a reset),
-    /// or with `reset` one an operator sets for them, which must be changed
-    /// at the next login when `password.must_change_after_reset`.
-    pub async fn set_password(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-        password: &str,
-        reset: bool,
-    ) -> Result<()> {
-        validate::password(password)?;
-        let user = self.get_user(id).await?;
-        let hash = self.hasher.hash(password).await?;
-        let now = self.now();
-        let must_change = reset && self.must_change_after_reset;
-        let (action, flag) = match (reset, must_change) {
-            (true, true) => ("user.password.reset", Some(true)),
-            (true, false) => (
-                "user.password.reset",
-                user.attrs.account.must_change_password,
-            ),
-            (false, _) => (
-                "user.password.change",
-                user.attrs.account.must_change_password.map(|_| false),
-            ),
-        };
-        let mut changed = vec!["password".to_string()];
-        if flag != user.attrs.account.must_change_password {
-            changed.push("mustChangePassword".into());
-        }
-        let event = AuditEvent::new(
-            now,
-            actor,
-            action,
-            "user",
-            id,
-            &user.attrs.user_name,
-            changed,
-        );
-        if flag == user.attrs.account.must_change_password {
-            // The record is not otherwise touched.
-            self.store
-                .set_password(id, &hash, Some(now), &event)
-                .await?;
-            return Ok(());
-        }
-        let mut attrs = user.attrs.clone();
-        attrs.account.must_change_password = flag;
-        let updated = User {
-            attrs,
-            meta: Meta {
-                modified: now,
-                version: user.meta.version + 1,
-                modified_by: actor.reference(),
-                ..user.meta.clone()
-            },
-            password_changed: Some(now),
-            ..user
-        };
-        self.store
-            .update_user(
-                &updated,
-                updated.meta.version - 1,
-                Some(&hash),
-                false,
-                &event,
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Sets a generated password for a user (the CLI's `user
-    /// reset-password`) and returns it, to be shown once.
-    pub async fn reset_password(&self, actor: &Actor, id: Uuid) -> Result<String> {
-        let password = self.generate_password();
-        self.set_password(actor, id, &password, true).await?;
-        Ok(password)
     }
 
     /// Spends the same hashing work (and audited write) as a real

@@ -73,6 +73,10 @@ pub struct Logins {
     /// clock runs from here when it is later than the last login.
     #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
     pub revalidated: Option<Timestamp>,
+    /// When the user confirmed a TOTP authenticator; `None` when they have
+    /// none (the secret itself is never in a served record).
+    #[serde(rename = "t", skip_serializing_if = "Option::is_none")]
+    pub totp_enrolled: Option<Timestamp>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -154,6 +158,12 @@ pub struct AccountSettings {
     /// The password does not expire, whatever `password.max_age` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_never_expires: Option<bool>,
+    /// The user must log in with a second factor (TOTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_required: Option<bool>,
+    /// Addresses and networks (CIDR) the user may log in from; empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_allow_list: Vec<String>,
 }
 
 impl AccountSettings {
@@ -165,6 +175,33 @@ impl AccountSettings {
     /// Whether the password must be changed before anything else.
     pub fn must_change(&self) -> bool {
         self.must_change_password == Some(true)
+    }
+
+    /// Whether a second factor is required.
+    pub fn requires_mfa(&self) -> bool {
+        self.mfa_required == Some(true)
+    }
+}
+
+/// Where a user stands with multi-factor authentication, as the back
+/// offices list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaState {
+    /// Not required (the user may still have enrolled an optional factor).
+    NotRequired,
+    /// Required, not enrolled yet.
+    RequiredPending,
+    /// Required and enrolled.
+    RequiredActive,
+}
+
+impl MfaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaState::NotRequired => "notRequired",
+            MfaState::RequiredPending => "requiredPending",
+            MfaState::RequiredActive => "requiredActive",
+        }
     }
 }
 
@@ -306,6 +343,26 @@ pub struct User {
 }
 
 impl User {
+    /// The user's MFA state: required or not, enrolled or not.
+    pub fn mfa_state(&self) -> MfaState {
+        match (
+            self.attrs.account.requires_mfa(),
+            self.logins.totp_enrolled.is_some(),
+        ) {
+            (false, _) => MfaState::NotRequired,
+            (true, false) => MfaState::RequiredPending,
+            (true, true) => MfaState::RequiredActive,
+        }
+    }
+
+    /// The second factors the user has enrolled.
+    pub fn mfa_methods(&self) -> Vec<&'static str> {
+        match self.logins.totp_enrolled {
+            Some(_) => vec!["totp"],
+            None => Vec::new(),
+        }
+    }
+
     /// The common name served over LDAP: displayName, else userName.
     pub fn common_name(&self) -> &str {
         self.attrs
@@ -379,6 +436,8 @@ pub enum Protocol {
     Scim,
     Ldap,
     Cli,
+    /// Roster's own HTTP pages for users (self-service).
+    Http,
     System,
 }
 
@@ -388,6 +447,7 @@ impl Protocol {
             Protocol::Scim => "scim",
             Protocol::Ldap => "ldap",
             Protocol::Cli => "cli",
+            Protocol::Http => "http",
             Protocol::System => "system",
         }
     }

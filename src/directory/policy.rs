@@ -7,7 +7,34 @@ use std::time::Duration;
 
 use super::model::{Status, User};
 use super::time::Timestamp;
-use crate::config::PolicyConfig;
+use crate::config::{PasswordConfig, PolicyConfig};
+
+/// Whether a login from `client` (an IP address) is allowed by `user`'s
+/// IP allow-list: always when the list is empty, never from an unknown
+/// address when it is not.
+pub fn address_allowed(user: &User, client: Option<&str>) -> bool {
+    let list = &user.attrs.account.ip_allow_list;
+    if list.is_empty() {
+        return true;
+    }
+    let Some(ip) = client.and_then(|c| c.parse::<std::net::IpAddr>().ok()) else {
+        return false;
+    };
+    list.iter().any(|entry| match parse_network(entry) {
+        Some(net) => net.contains(&ip),
+        None => false,
+    })
+}
+
+/// An allow-list entry: a network in CIDR notation, or one address.
+pub fn parse_network(entry: &str) -> Option<ipnet::IpNet> {
+    entry.parse::<ipnet::IpNet>().ok().or_else(|| {
+        entry
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
 
 /// What an account's state means for a login attempt now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +67,10 @@ pub struct Policy {
     config: PolicyConfig,
     /// `password.max_age`: zero, passwords never expire.
     max_age: Duration,
+    /// `password.expiry_warning`.
+    expiry_warning: Duration,
+    /// `password.grace_logins`.
+    grace_logins: i64,
 }
 
 fn before(now: Timestamp, span: Duration) -> Option<Timestamp> {
@@ -51,12 +82,32 @@ impl Policy {
         Policy {
             config: config.clone(),
             max_age: Duration::ZERO,
+            expiry_warning: Duration::ZERO,
+            grace_logins: 0,
         }
     }
 
-    /// The same rules, with passwords lasting `max_age` (zero: forever).
-    pub fn with_max_age(self, max_age: Duration) -> Policy {
-        Policy { max_age, ..self }
+    /// The same rules, with the password expiry of `password`.
+    pub fn with_passwords(self, password: &PasswordConfig) -> Policy {
+        Policy {
+            max_age: password.max_age,
+            expiry_warning: password.expiry_warning,
+            grace_logins: password.grace_logins.max(0),
+            ..self
+        }
+    }
+
+    /// Binds allowed on an expired password.
+    pub fn grace_logins(&self) -> i64 {
+        self.grace_logins
+    }
+
+    /// The seconds until `user`'s password expires, when that is within
+    /// the warning period.
+    pub fn expires_within_warning(&self, user: &User, now: Timestamp) -> Option<i64> {
+        let at = self.password_expires(user)?;
+        let left = at.0 - now.0;
+        (left > 0 && left <= self.expiry_warning.as_millis() as i64).then_some(left / 1000)
     }
 
     /// When `user`'s password expires, if it does.

@@ -22,6 +22,17 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+/// A user's TOTP secrets (base32), as stored.
+#[derive(Debug, Clone, Default)]
+pub struct TotpSecrets {
+    /// The confirmed secret that binds check.
+    pub confirmed: Option<String>,
+    /// A secret handed out at enrolment, awaiting its first code.
+    pub pending: Option<String>,
+    /// The last time step accepted.
+    pub last_step: Option<i64>,
+}
+
 /// Persistent storage of the directory.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -130,6 +141,42 @@ pub trait Store: Send + Sync {
         changed: Option<Timestamp>,
         event: &AuditEvent,
     ) -> Result<(), StoreError>;
+
+    /// The user's current password hash and up to `limit - 1` earlier
+    /// ones, newest first (`limit` 0: none).
+    async fn password_history(&self, id: Uuid, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Counts a bind made with an expired password, unless `max` have been
+    /// made since the password was set: how many remain after this one, or
+    /// `None` when none did.
+    async fn use_grace_login(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError>;
+
+    /// Stores a TOTP secret awaiting confirmation (replacing one that was
+    /// never confirmed; a confirmed one stays until this one is).
+    async fn start_totp(
+        &self,
+        id: Uuid,
+        secret: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    async fn totp_secrets(&self, id: Uuid) -> Result<TotpSecrets, StoreError>;
+
+    /// Makes the pending secret the confirmed one, `step` used, and the
+    /// user enrolled at `event.at` (`NotFound` when nothing is pending).
+    async fn confirm_totp(
+        &self,
+        id: Uuid,
+        step: i64,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Uses time step `step` of user `id`'s confirmed secret, atomically:
+    /// false when it or a later step was used already (a replay).
+    async fn use_totp_step(&self, id: Uuid, step: i64) -> Result<bool, StoreError>;
+
+    /// Removes the user's TOTP (an administrator's reset or disable).
+    async fn remove_totp(&self, id: Uuid, event: &AuditEvent) -> Result<Option<User>, StoreError>;
 
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError>;
 

@@ -76,6 +76,29 @@ fn multi(attribute: &str, values: &[MultiValue]) -> Result<()> {
 }
 
 /// Validates and normalises a user's attributes.
+/// Most entries an IP allow-list may hold.
+const MAX_ALLOW_LIST: usize = 100;
+
+/// Each entry an IP address or a CIDR network.
+fn ip_allow_list(list: &[String]) -> Result<()> {
+    if list.len() > MAX_ALLOW_LIST {
+        return Err(DirectoryError::invalid(
+            "ipAllowList",
+            format!("may hold at most {MAX_ALLOW_LIST} entries"),
+        ));
+    }
+    match list
+        .iter()
+        .find(|e| super::policy::parse_network(e).is_none())
+    {
+        Some(bad) => Err(DirectoryError::invalid(
+            "ipAllowList",
+            format!("{bad:?} is not an IP address or a network in CIDR notation (10.0.0.0/8, 2001:db8::/32)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
     a.user_name = name("userName", &a.user_name)?;
     for (attr, v) in [
@@ -108,6 +131,7 @@ pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
     ] {
         multi(attr, v)?;
     }
+    ip_allow_list(&a.account.ip_allow_list)?;
     for (attr, n) in [
         ("uidNumber", a.posix.uid_number),
         ("gidNumber", a.posix.gid_number),

@@ -4,6 +4,9 @@
 
 use ldap3_proto::control::{LdapControl, ServerSortRequet};
 
+use crate::directory::quality::{Broken, Rejection};
+use crate::directory::Warning;
+
 /// OIDs of the controls served, for the rootDSE's `supportedControl`.
 pub const SUPPORTED: &[&str] = &[
     "1.2.840.113556.1.4.319",    // Simple Paged Results (RFC 2696)
@@ -17,20 +20,62 @@ pub const SUPPORTED: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PpolicyError {
     PasswordExpired = 0,
+    /// Told only with `policy.report_locked`.
+    AccountLocked = 1,
     ChangeAfterReset = 2,
+    InsufficientPasswordQuality = 5,
+    PasswordTooShort = 6,
+    PasswordInHistory = 8,
 }
 
-/// The password policy response control (draft-behera §6.2) for a bind
-/// that asked for it: a `PasswordPolicyResponseValue` with `error` if any,
-/// else empty. Whether a failed bind was locked out is not told: it fails
-/// exactly as a wrong password does.
-pub fn password_policy_response(error: Option<PpolicyError>) -> LdapControl {
-    let value = match error {
-        // SEQUENCE { error [1] ENUMERATED }
-        Some(e) => vec![0x30, 0x03, 0x81, 0x01, e as u8],
-        // SEQUENCE { }: no warning [0], no error [1].
-        None => vec![0x30, 0x00],
-    };
+impl PpolicyError {
+    /// The error for a password the quality policy rejected: too short
+    /// first, then reuse when that is all, else poor quality.
+    pub fn of_rejection(rejection: &Rejection) -> PpolicyError {
+        let broken = &rejection.0;
+        if broken.iter().any(|b| matches!(b, Broken::TooShort(_))) {
+            PpolicyError::PasswordTooShort
+        } else if broken.iter().all(|b| matches!(b, Broken::InHistory(_))) {
+            PpolicyError::PasswordInHistory
+        } else {
+            PpolicyError::InsufficientPasswordQuality
+        }
+    }
+}
+
+/// A non-negative INTEGER's content octets, shortest form.
+fn integer(n: i64) -> Vec<u8> {
+    let mut bytes = n.max(0).to_be_bytes().to_vec();
+    while bytes.len() > 1 && bytes[0] == 0 && bytes[1] & 0x80 == 0 {
+        bytes.remove(0);
+    }
+    bytes
+}
+
+/// The password policy response control (draft-behera §6.2) for a request
+/// that asked for it: a `PasswordPolicyResponseValue` with the warning and
+/// error, if any, else empty.
+pub fn password_policy_response(
+    warning: Option<Warning>,
+    error: Option<PpolicyError>,
+) -> LdapControl {
+    let mut inner = Vec::new();
+    if let Some(w) = warning {
+        // warning [0] CHOICE { timeBeforeExpiration [0], graceAuthNsRemaining [1] }
+        let (tag, n) = match w {
+            Warning::ExpiresIn(seconds) => (0x80, seconds),
+            Warning::GraceLeft(left) => (0x81, left),
+        };
+        let n = integer(n);
+        inner.extend([0xA0, (n.len() + 2) as u8, tag, n.len() as u8]);
+        inner.extend(n);
+    }
+    if let Some(e) = error {
+        // error [1] ENUMERATED
+        inner.extend([0x81, 0x01, e as u8]);
+    }
+    let mut value = vec![0x30, inner.len() as u8];
+    value.extend(inner);
     LdapControl::Unknown {
         oid: OID_PASSWORD_POLICY.to_string(),
         criticality: false,

@@ -1,6 +1,7 @@
 //! Directory records rendered as LDAP entries, the fixed entries (rootDSE
 //! and containers), and the attribute selection a search asks for.
 
+use crate::directory::policy::Policy;
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 
 use super::dn::Dn;
@@ -32,6 +33,14 @@ const OPERATIONAL: &[&str] = &[
     "pwdAccountLockedTime",
     "pwdFailureTime",
     "pwdLastSuccess",
+    "pwdReset",
+    "rosterAccountStatus",
+    "rosterFailedLogins",
+    "rosterPasswordExpiresAt",
+    "rosterReportsOnly",
+    "rosterMfaState",
+    "rosterMfaMethods",
+    "rosterIpAllowList",
     "attributeTypes",
     "objectClasses",
     "supportedControl",
@@ -184,6 +193,7 @@ fn actor_dn(reference: &str) -> Option<String> {
 pub fn user_entry(
     tree: &Tree,
     posix: Option<&PosixConfig>,
+    policy: &Policy,
     user: &User,
     sel: &Selection,
 ) -> LdapSearchResultEntry {
@@ -240,6 +250,31 @@ pub fn user_entry(
         time(user.logins.last_failure.filter(|_| user.logins.failed > 0))
     });
     b.add(&["pwdLastSuccess"], || time(user.logins.last_success));
+    let account = &user.attrs.account;
+    let boolean = |b: bool| vec![if b { "TRUE" } else { "FALSE" }.to_string()];
+    b.add(&["pwdReset"], || match account.must_change() {
+        true => boolean(true),
+        false => Vec::new(),
+    });
+    b.add(&["rosterAccountStatus"], || {
+        vec![user.status.as_str().to_string()]
+    });
+    b.add(&["rosterFailedLogins"], || {
+        vec![user.logins.failed.to_string()]
+    });
+    b.add(&["rosterPasswordExpiresAt"], || {
+        time(policy.password_expires(user))
+    });
+    b.add(&["rosterReportsOnly"], || {
+        boolean(account.is_reports_only())
+    });
+    b.add(&["rosterMfaState"], || {
+        vec![user.mfa_state().as_str().to_string()]
+    });
+    b.add(&["rosterMfaMethods"], || {
+        user.mfa_methods().into_iter().map(String::from).collect()
+    });
+    b.add(&["rosterIpAllowList"], || account.ip_allow_list.clone());
     actors(&mut b, &user.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);

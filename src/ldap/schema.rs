@@ -223,6 +223,44 @@ const TYPES: &[Type] = &[
         &["pwdLastSuccess"],
         Rules::Time,
     ),
+    op("1.3.6.1.4.1.42.2.27.8.1.22", &["pwdReset"], Rules::Boolean),
+    // Roster's own account state, under its UUID-derived arc (X.667:
+    // 2.25.<UUID e2534cb0-8cc3-4da4-bc6b-c7226587a392>), .1 attribute types.
+    op(
+        "2.25.300838043137499866577779599087285805970.1.1",
+        &["rosterAccountStatus"],
+        Rules::CaseIgnore,
+    ),
+    op(
+        "2.25.300838043137499866577779599087285805970.1.2",
+        &["rosterFailedLogins"],
+        Rules::Integer,
+    ),
+    op(
+        "2.25.300838043137499866577779599087285805970.1.3",
+        &["rosterPasswordExpiresAt"],
+        Rules::Time,
+    ),
+    op(
+        "2.25.300838043137499866577779599087285805970.1.4",
+        &["rosterReportsOnly"],
+        Rules::Boolean,
+    ),
+    op(
+        "2.25.300838043137499866577779599087285805970.1.5",
+        &["rosterMfaState"],
+        Rules::CaseIgnore,
+    ),
+    opm(
+        "2.25.300838043137499866577779599087285805970.1.6",
+        &["rosterMfaMethods"],
+        Rules::CaseIgnore,
+    ),
+    opm(
+        "2.25.300838043137499866577779599087285805970.1.7",
+        &["rosterIpAllowList"],
+        Rules::CaseIgnoreIa5,
+    ),
     // The subschema's own attributes (RFC 4512 §4.2), which clients such as
     // python ldap3 ask for by name and check against this list.
     opm(

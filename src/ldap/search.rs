@@ -376,10 +376,9 @@ impl Session {
             let page = directory.find_users(&q).await.map_err(internal)?;
             exceeded |= page.items.len() > room;
             out.extend(
-                page.items
-                    .iter()
-                    .take(room)
-                    .map(|u| entries::user_entry(tree, directory.posix(), u, sel)),
+                page.items.iter().take(room).map(|u| {
+                    entries::user_entry(tree, directory.posix(), directory.policy(), u, sel)
+                }),
             );
         }
         if timed_out(deadline) {
@@ -561,7 +560,13 @@ impl Session {
                 Some(entries::fixed_entry(dn, attrs, &sel))
             }
             Hit::User(id) => match directory.get_user(*id).await {
-                Ok(u) => Some(entries::user_entry(tree, directory.posix(), &u, sel)),
+                Ok(u) => Some(entries::user_entry(
+                    tree,
+                    directory.posix(),
+                    directory.policy(),
+                    &u,
+                    sel,
+                )),
                 Err(crate::directory::DirectoryError::NotFound(_)) => None,
                 Err(e) => return Err(internal(e)),
             },

@@ -19,7 +19,9 @@ use super::search::Paged;
 use super::tree::{Place, Tree};
 use super::LdapState;
 use crate::directory::attributes::{by_key, GROUP_ATTRS, USER_ATTRS};
-use crate::directory::{Actor, DirectoryError, Filter, Op, Protocol, Query, User, Value};
+use crate::directory::{
+    Actor, DirectoryError, Filter, Login, Op, Protocol, Query, User, Value, Warning,
+};
 
 /// What the connection loop does after an operation.
 pub enum Outcome {
@@ -97,8 +99,10 @@ fn refuse(id: i32, op: &LdapOp, res: LdapResult) -> Outcome {
 pub struct Session {
     pub(super) state: Arc<LdapState>,
     bound: Option<Bound>,
-    /// The last bind had the right password, but an expired one.
-    expired: bool,
+    /// What the password policy control tells about the last bind.
+    bind_policy: (Option<Warning>, Option<controls::PpolicyError>),
+    /// The password policy error of the last Password Modify.
+    modify_policy: Option<controls::PpolicyError>,
     /// The client's address, for the audit trail.
     client: Option<String>,
     /// Paged searches in progress.
@@ -138,7 +142,8 @@ impl Session {
         Session {
             state,
             bound: None,
-            expired: false,
+            bind_policy: (None, None),
+            modify_policy: None,
             client,
             paged: Vec::new(),
             secure: false,
@@ -191,14 +196,15 @@ impl Session {
                     }),
                 );
                 if requested.password_policy {
-                    let error = if self.expired {
-                        Some(controls::PpolicyError::PasswordExpired)
-                    } else if self.bound.as_ref().is_some_and(|b| b.must_change) {
-                        Some(controls::PpolicyError::ChangeAfterReset)
-                    } else {
-                        None
-                    };
-                    msg.ctrl.push(controls::password_policy_response(error));
+                    let (warning, error) = self.bind_policy;
+                    let error = error.or_else(|| {
+                        self.bound
+                            .as_ref()
+                            .is_some_and(|b| b.must_change)
+                            .then_some(controls::PpolicyError::ChangeAfterReset)
+                    });
+                    msg.ctrl
+                        .push(controls::password_policy_response(warning, error));
                 }
                 Outcome::Reply(vec![msg])
             }
@@ -208,7 +214,14 @@ impl Session {
             }
             LdapOp::ExtendedRequest(req) if req.name == super::OID_STARTTLS => self.start_tls(id),
             LdapOp::ExtendedRequest(req) => {
-                reply(id, LdapOp::ExtendedResponse(self.extended(&req).await))
+                self.modify_policy = None;
+                let response = self.extended(&req).await;
+                let mut msg = LdapMsg::new(id, LdapOp::ExtendedResponse(response));
+                if requested.password_policy && req.name == OID_PASSWORD_MODIFY {
+                    msg.ctrl
+                        .push(controls::password_policy_response(None, self.modify_policy));
+                }
+                Outcome::Reply(vec![msg])
             }
             LdapOp::UnbindRequest => Outcome::Close,
             // Operations are answered in order, so there is nothing in
@@ -283,7 +296,7 @@ impl Session {
 
     async fn bind(&mut self, req: LdapBindRequest) -> LdapResult {
         self.bound = None;
-        self.expired = false;
+        self.bind_policy = (None, None);
         self.paged.clear();
         if req.version != 3 {
             return result(
@@ -328,7 +341,8 @@ impl Session {
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(user) => {
+            Ok(Login { user, warning }) => {
+                self.bind_policy.0 = warning;
                 let (access, admin) = self.roles(&user);
                 self.bound = Some(Bound {
                     dn: self.tree().user_dn(&user.attrs.user_name).to_string(),
@@ -345,7 +359,11 @@ impl Session {
             Err(DirectoryError::PasswordExpired) => {
                 // Only the password policy control tells (to whoever knew
                 // the password); the result is a wrong password's.
-                self.expired = true;
+                self.bind_policy.1 = Some(controls::PpolicyError::PasswordExpired);
+                result(LdapResultCode::InvalidCredentials, "", "")
+            }
+            Err(DirectoryError::AccountLocked) => {
+                self.bind_policy.1 = Some(controls::PpolicyError::AccountLocked);
                 result(LdapResultCode::InvalidCredentials, "", "")
             }
             Err(e) => internal(e),
@@ -586,7 +604,7 @@ impl Session {
         let generated = request.new_password.is_none();
         let new = match &request.new_password {
             Some(p) => p.clone(),
-            None => directory.generate_password(),
+            None => directory.generate_password(&user.attrs),
         };
         // One's own change satisfies a reset; an administrator setting
         // someone else's is a reset.
@@ -605,6 +623,10 @@ impl Session {
             }
             Err(DirectoryError::Invalid { detail, .. }) => {
                 extended_error(LdapResultCode::ConstraintViolation, &detail)
+            }
+            Err(DirectoryError::PasswordRejected(rejection)) => {
+                self.modify_policy = Some(controls::PpolicyError::of_rejection(&rejection));
+                extended_error(LdapResultCode::ConstraintViolation, &rejection.to_string())
             }
             Err(e) => {
                 let r = internal(e);

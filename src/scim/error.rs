@@ -69,9 +69,13 @@ impl From<DirectoryError> for ScimError {
                 None,
                 "the resource was modified concurrently; fetch it and try again",
             ),
-            DirectoryError::InvalidCredentials | DirectoryError::PasswordExpired => {
-                ScimError::unauthorized()
+            DirectoryError::PasswordRejected(rejection) => {
+                ScimError::invalid_value(format!("password: {rejection}"))
             }
+            DirectoryError::Conflict(detail) => ScimError::new(StatusCode::CONFLICT, None, detail),
+            DirectoryError::InvalidCredentials
+            | DirectoryError::PasswordExpired
+            | DirectoryError::AccountLocked => ScimError::unauthorized(),
             DirectoryError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 ScimError::new(

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use super::error::{ScimError, ScimResult};
 use super::filter::{element_matches, parse_expr, Expr, Literal};
 use super::resources::{
-    canonical, canonicalize, ACCOUNT_SETTINGS, ACCOUNT_USER_URN, ENTERPRISE_URN, POSIX_USER_URN,
+    canonical, canonicalize, ACCOUNT_SETTINGS, ACCOUNT_USER_URN, ENTERPRISE_URN, MFA_STATE,
+    POSIX_USER_URN,
 };
 
 /// One PATCH operation.
@@ -146,10 +147,13 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
     if let Some(r) = strip_urn(rest, ACCOUNT_USER_URN) {
         // Only the settings are writable; the state is the server's.
         let head = r.split(['.', '[']).next().unwrap_or(r);
-        if !head.is_empty()
+        let sub = r.strip_prefix(head).and_then(|s| s.strip_prefix('.'));
+        let server_kept = |sub: &str| MFA_STATE.iter().any(|s| sub.eq_ignore_ascii_case(s));
+        if (!head.is_empty()
             && !ACCOUNT_SETTINGS
                 .iter()
-                .any(|w| head.eq_ignore_ascii_case(w))
+                .any(|w| head.eq_ignore_ascii_case(w)))
+            || (head.eq_ignore_ascii_case("mfa") && sub.is_some_and(server_kept))
         {
             return Err(ScimError::bad_request(
                 "mutability",

@@ -304,8 +304,17 @@ fn posix_account(value: Value) -> ScimResult<PosixAccount> {
 
 /// The account extension's attributes clients write (see
 /// `account_settings`).
-pub const ACCOUNT_SETTINGS: &[&str] =
-    &["reportsOnly", "mustChangePassword", "passwordNeverExpires"];
+pub const ACCOUNT_SETTINGS: &[&str] = &[
+    "reportsOnly",
+    "mustChangePassword",
+    "passwordNeverExpires",
+    "mfa",
+    "ipAllowList",
+];
+
+/// The sub-attributes of `mfa` the server keeps (only `required` is
+/// written by clients).
+pub const MFA_STATE: &[&str] = &["state", "methods"];
 
 /// The account extension's read-only attributes: the server's account
 /// state, returned only when asked for (`attributes=`).
@@ -350,6 +359,45 @@ fn account_settings(value: Value) -> ScimResult<AccountSettings> {
             }
             k if k.eq_ignore_ascii_case("passwordNeverExpires") => {
                 a.password_never_expires = flag(k, v)?
+            }
+            k if k.eq_ignore_ascii_case("mfa") => match v {
+                Value::Object(mfa) => {
+                    for (sub, v) in mfa {
+                        if sub.eq_ignore_ascii_case("required") {
+                            a.mfa_required = flag("mfa.required", v)?;
+                        } else if !MFA_STATE.iter().any(|s| s.eq_ignore_ascii_case(&sub)) {
+                            return Err(ScimError::invalid_value(format!(
+                                "mfa.{sub} is not an attribute of {ACCOUNT_USER_URN}"
+                            )));
+                        }
+                    }
+                }
+                Value::Null => a.mfa_required = None,
+                other => {
+                    return Err(ScimError::invalid_value(format!(
+                        "mfa must be an object, not {other}"
+                    )))
+                }
+            },
+            k if k.eq_ignore_ascii_case("ipAllowList") => {
+                a.ip_allow_list = match v {
+                    Value::Null => Vec::new(),
+                    Value::String(s) => vec![s],
+                    Value::Array(items) => items
+                        .into_iter()
+                        .map(|item| match item {
+                            Value::String(s) => Ok(s),
+                            other => Err(ScimError::invalid_value(format!(
+                                "ipAllowList holds strings, not {other}"
+                            ))),
+                        })
+                        .collect::<ScimResult<_>>()?,
+                    other => {
+                        return Err(ScimError::invalid_value(format!(
+                            "ipAllowList must be a list of strings, not {other}"
+                        )))
+                    }
+                }
             }
             "schemas" => {}
             k if ACCOUNT_STATE.iter().any(|s| s.eq_ignore_ascii_case(k)) => {}
@@ -447,6 +495,19 @@ fn account_json(user: &User, policy: &Policy) -> Value {
     if let Some(r) = user.attrs.account.password_never_expires {
         m.insert("passwordNeverExpires".into(), r.into());
     }
+    if !user.attrs.account.ip_allow_list.is_empty() {
+        m.insert(
+            "ipAllowList".into(),
+            user.attrs.account.ip_allow_list.clone().into(),
+        );
+    }
+    let mut mfa = Map::new();
+    if let Some(r) = user.attrs.account.mfa_required {
+        mfa.insert("required".into(), r.into());
+    }
+    mfa.insert("state".into(), user.mfa_state().as_str().into());
+    mfa.insert("methods".into(), user.mfa_methods().into());
+    m.insert("mfa".into(), Value::Object(mfa));
     m.insert("status".into(), user.status.as_str().into());
     m.insert("failedLogins".into(), user.logins.failed.into());
     let times = [
@@ -651,6 +712,12 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
     if !asked.is_some_and(|list| names(list).contains(&account)) {
         if let Some(Value::Object(ext)) = map.get_mut(ACCOUNT_USER_URN) {
             ext.retain(|k, _| !ACCOUNT_STATE.contains(&k.as_str()));
+            if let Some(Value::Object(mfa)) = ext.get_mut("mfa") {
+                mfa.retain(|k, _| !MFA_STATE.contains(&k.as_str()));
+                if mfa.is_empty() {
+                    ext.remove("mfa");
+                }
+            }
             if ext.is_empty() {
                 map.remove(ACCOUNT_USER_URN);
             }

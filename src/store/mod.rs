@@ -3,6 +3,7 @@
 //! its own connection setup and migrations (`sqlite.rs`, `postgres.rs`);
 //! the statements themselves are written once, in portable SQL.
 
+mod credentials;
 mod packed;
 mod postgres;
 pub mod sql;
@@ -23,11 +24,12 @@ use uuid::Uuid;
 use crate::config::StoreConfig;
 use crate::directory::attributes::user_index;
 use crate::directory::policy::LockRule;
-use crate::directory::store::AuditFilter;
+use crate::directory::store::{AuditFilter, TotpSecrets};
 use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Logins, Member, MemberKind, Meta, Page, Query, Status,
     Store, StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
 };
+use credentials::write_password;
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
 use sql::{condition, Arg, Sql, GROUPS, USERS};
@@ -168,7 +170,8 @@ const GROUP_KIND: Kind<Group> = Kind {
 const USER_COLUMNS: &str = "u.id, u.status, u.doc, u.created_at, u.modified_at, u.version, \
      COALESCE(u.created_by, '') AS created_by, COALESCE(u.modified_by, '') AS modified_by, \
      (SELECT c.changed_at FROM credentials c WHERE c.user_id = u.id) AS password_changed_at, \
-     u.failed_logins, u.last_failure_at, u.locked_at, u.last_login_at, u.revalidated_at";
+     u.failed_logins, u.last_failure_at, u.locked_at, u.last_login_at, u.revalidated_at, \
+     u.totp_enrolled_at";
 const GROUP_COLUMNS: &str = "g.id, g.doc, g.created_at, g.modified_at, g.version, \
      COALESCE(g.created_by, '') AS created_by, COALESCE(g.modified_by, '') AS modified_by";
 
@@ -199,6 +202,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             locked_at: time_column(row, "locked_at")?,
             last_success: time_column(row, "last_login_at")?,
             revalidated: time_column(row, "revalidated_at")?,
+            totp_enrolled: time_column(row, "totp_enrolled_at")?,
         },
     })
 }
@@ -325,27 +329,6 @@ async fn write_user_index(
             .push(")");
     }
     query(&sql).execute(&mut *conn).await.map_err(backend)?;
-    Ok(())
-}
-
-async fn write_password(
-    conn: &mut AnyConnection,
-    id: Uuid,
-    hash: Option<&str>,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    if let Some(hash) = hash {
-        sqlx::query(
-            "INSERT INTO credentials (user_id, password_hash, changed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, changed_at = excluded.changed_at",
-        )
-        .bind(id.to_string())
-        .bind(hash)
-        .bind(at.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    }
     Ok(())
 }
 
@@ -861,6 +844,8 @@ impl Store for SqlStore {
                         "DELETE FROM group_members WHERE member_id = $1",
                         "DELETE FROM user_index WHERE user_id = $1",
                         "DELETE FROM credentials WHERE user_id = $1",
+                        "DELETE FROM password_history WHERE user_id = $1",
+                        "DELETE FROM totp WHERE user_id = $1",
                     ] {
                         sqlx::query(statement)
                             .bind(&id_text)
@@ -983,6 +968,44 @@ impl Store for SqlStore {
             })
         }))
         .await
+    }
+
+    async fn password_history(&self, id: Uuid, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.history_of(id, limit).await
+    }
+
+    async fn use_grace_login(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError> {
+        self.grace_login(id, max).await
+    }
+
+    async fn start_totp(
+        &self,
+        id: Uuid,
+        secret: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.pending_totp(id, secret, event).await
+    }
+
+    async fn totp_secrets(&self, id: Uuid) -> Result<TotpSecrets, StoreError> {
+        self.secrets(id).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        id: Uuid,
+        step: i64,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        self.confirm(id, step, event).await
+    }
+
+    async fn use_totp_step(&self, id: Uuid, step: i64) -> Result<bool, StoreError> {
+        self.take_step(id, step).await
+    }
+
+    async fn remove_totp(&self, id: Uuid, event: &AuditEvent) -> Result<Option<User>, StoreError> {
+        self.drop_totp(id, event).await
     }
 
     async fn record_login_failure(

@@ -163,6 +163,7 @@ mod tests {
                 locked_at: None,
                 last_success: Some(Timestamp(1_700_000_000_900)),
                 revalidated: None,
+                totp_enrolled: Some(Timestamp(1_700_000_000_950)),
             },
         };
         let packed = PackedUser::pack(&user);

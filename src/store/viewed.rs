@@ -20,7 +20,7 @@ use super::view::{Loading, View};
 use super::{OwnEvents, SqlStore};
 use crate::config::StoreConfig;
 use crate::directory::policy::LockRule;
-use crate::directory::store::AuditFilter;
+use crate::directory::store::{AuditFilter, TotpSecrets};
 use crate::directory::{
     AuditEvent, Group, Member, MemberKind, Page, Query, Status, Store, StoreError, Timestamp,
     TokenRecord, User,
@@ -287,6 +287,46 @@ impl Store for ViewedStore {
             self.view.password_set(&id, at);
         }
         Ok(())
+    }
+
+    async fn password_history(&self, id: Uuid, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.sql.password_history(id, limit).await
+    }
+
+    async fn use_grace_login(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError> {
+        self.sql.use_grace_login(id, max).await
+    }
+
+    async fn start_totp(
+        &self,
+        id: Uuid,
+        secret: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql.start_totp(id, secret, event).await
+    }
+
+    async fn totp_secrets(&self, id: Uuid) -> Result<TotpSecrets, StoreError> {
+        self.sql.totp_secrets(id).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        id: Uuid,
+        step: i64,
+        event: &AuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let user = self.sql.confirm_totp(id, step, event).await?;
+        self.view_user(user)
+    }
+
+    async fn use_totp_step(&self, id: Uuid, step: i64) -> Result<bool, StoreError> {
+        self.sql.use_totp_step(id, step).await
+    }
+
+    async fn remove_totp(&self, id: Uuid, event: &AuditEvent) -> Result<Option<User>, StoreError> {
+        let user = self.sql.remove_totp(id, event).await?;
+        self.view_user(user)
     }
 
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError> {

@@ -220,7 +220,10 @@ pub async fn import_ldif(
                 Some(p) if p.starts_with('{') || p.starts_with("$argon2") => {
                     directory.import_user(actor, *attrs, true, Some(p)).await
                 }
-                Some(p) => directory.create_user(actor, *attrs, true, Some(p)).await,
+                Some(p) => match directory.hash_existing_password(&p).await {
+                    Ok(hash) => directory.import_user(actor, *attrs, true, Some(hash)).await,
+                    Err(e) => Err(e),
+                },
                 None => directory.create_user(actor, *attrs, true, None).await,
             };
             (line, result.map(|u| (name, u.id)))
