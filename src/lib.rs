@@ -58,19 +58,13 @@ async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Direc
     Ok(Directory::new(store, clock, config)?)
 }
 
-/// Every `every`, makes the accounts unused past the inactivity window
-/// inactive (`Directory::sweep_inactive`), until `stop`.
-async fn sweep_inactive(
-    directory: Directory,
-    every: std::time::Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    if every.is_zero()
-        || directory
-            .policy()
-            .inactive_cutoff(directory.now())
-            .is_none()
-    {
+/// Runs `job` every `every` (never when it is zero), until `stop`.
+async fn every<F, Fut>(every: std::time::Duration, mut stop: watch::Receiver<bool>, mut job: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if every.is_zero() {
         return;
     }
     let mut tick = tokio::time::interval(every);
@@ -80,11 +74,26 @@ async fn sweep_inactive(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match directory.sweep_inactive().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(accounts = n, "inactivity sweep: accounts made inactive"),
-            Err(e) => tracing::warn!(error = %e, "inactivity sweep failed"),
-        }
+        job().await;
+    }
+}
+
+/// Makes the accounts unused past the inactivity window inactive
+/// (`Directory::sweep_inactive`).
+async fn sweep_inactive(directory: Directory) {
+    match directory.sweep_inactive().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(accounts = n, "inactivity sweep: accounts made inactive"),
+        Err(e) => tracing::warn!(error = %e, "inactivity sweep failed"),
+    }
+}
+
+/// Deletes audit events older than `audit.retention`.
+async fn prune_audit(directory: Directory) {
+    match directory.prune_audit().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(events = n, "audit retention: old events deleted"),
+        Err(e) => tracing::warn!(error = %e, "audit retention failed"),
     }
 }
 
@@ -163,11 +172,22 @@ impl Server {
                 stop.clone(),
             )),
         ];
-        tasks.push(tokio::spawn(sweep_inactive(
-            directory.clone(),
-            config.policy.inactivity_sweep_interval,
-            stop.clone(),
-        )));
+        let sweeps = match directory.policy().inactive_cutoff(directory.now()) {
+            Some(_) => config.policy.inactivity_sweep_interval,
+            None => std::time::Duration::ZERO,
+        };
+        let d = directory.clone();
+        tasks.push(tokio::spawn(every(sweeps, stop.clone(), move || {
+            sweep_inactive(d.clone())
+        })));
+        let prunes = match config.audit.retention.is_zero() {
+            true => std::time::Duration::ZERO,
+            false => std::time::Duration::from_secs(86400).min(config.audit.retention),
+        };
+        let d = directory.clone();
+        tasks.push(tokio::spawn(every(prunes, stop.clone(), move || {
+            prune_audit(d.clone())
+        })));
         if let Some(listener) = ldaps_listener {
             tasks.push(tokio::spawn(ldap::serve(listener, ldap_state, true, stop)));
         }

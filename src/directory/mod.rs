@@ -85,6 +85,8 @@ pub struct Directory {
     /// The password quality rules.
     quality: Arc<Quality>,
     mfa: MfaConfig,
+    /// `audit.retention`: zero keeps events forever.
+    audit_retention: std::time::Duration,
 }
 
 /// Token records recently read from the store, so that a SCIM request does
@@ -148,6 +150,7 @@ impl Directory {
         Ok(Directory {
             quality: Arc::new(quality),
             mfa: config.mfa.clone(),
+            audit_retention: config.audit.retention,
             posix: match posix.enabled {
                 true => Some(Arc::new(Allocator::new(posix)?)),
                 false => None,
@@ -1035,6 +1038,17 @@ impl Directory {
     }
 
     /// The newest audit events, newest first.
+    /// Deletes the audit events older than `audit.retention` (nothing when
+    /// it is 0, the default: kept forever); returns how many went.
+    pub async fn prune_audit(&self) -> Result<u64> {
+        if self.audit_retention.is_zero() {
+            return Ok(0);
+        }
+        let span = self.audit_retention.as_millis() as i64;
+        let before = Timestamp(self.now().0.saturating_sub(span));
+        Ok(self.store.prune_audit(before).await?)
+    }
+
     pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEvent>> {
         Ok(self.store.recent_audit(limit).await?)
     }

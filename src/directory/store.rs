@@ -252,6 +252,9 @@ pub trait Store: Send + Sync {
         .await
     }
 
+    /// Deletes the audit events from before `before`; returns how many.
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError>;
+
     /// The newest events that `filter` selects, newest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
 }

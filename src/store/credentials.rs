@@ -87,7 +87,7 @@ async fn set_enrolled(
 
 impl SqlStore {
     /// Runs a write that answers a value.
-    async fn write_returning<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn write_returning<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>

@@ -1484,6 +1484,20 @@ impl Store for SqlStore {
         Ok(n as usize)
     }
 
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.write_returning(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                    .bind(before.0)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         let mut sql = Sql::new(
             "SELECT at, actor, protocol, client, action, target_kind, target_id, target_name, attributes \

@@ -427,6 +427,10 @@ impl Store for ViewedStore {
         self.sql.count_tokens().await
     }
 
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.sql.prune_audit(before).await
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         self.sql.audit(filter).await
     }
