@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 
 use roster::config::Config;
-use roster::directory::{Actor, Directory, Filter, Query, SystemClock, TokenScope, User};
+use roster::directory::{Actor, Directory, Filter, Group, Query, SystemClock, TokenScope, User};
 use roster::{open_directory, Server};
 
 // mimalloc: the server allocates many small, short-lived values per request
@@ -49,9 +49,12 @@ enum Command {
     /// Manage SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Inspect users.
+    /// Inspect and administer users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect groups; restore or purge banned ones.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Import users and groups from an LDIF file (for example an export of
     /// OpenLDAP: `slapcat -n 1`). Password hashes ({SSHA}, {ARGON2}, …)
     /// are kept as they are; memberships are matched by DN.
@@ -172,6 +175,44 @@ enum UserCommand {
     /// records the purge.
     Purge {
         /// The userName or, when several banned users had it, the id.
+        name: String,
+    },
+    /// Multi-factor authentication of a user: `require` it (the user then
+    /// enrols a TOTP app at /self-service/mfa/totp), `reset` their factor
+    /// (they enrol again), or `disable` it (not required, factor removed).
+    Mfa {
+        action: MfaAction,
+        /// The userName (or id).
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MfaAction {
+    Require,
+    Reset,
+    Disable,
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// List groups.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// List the banned groups (deleted over SCIM, kept with their history).
+        #[arg(long)]
+        banned: bool,
+    },
+    /// Bring a banned group back (its memberships ended with the ban).
+    Restore {
+        /// The name or, when several banned groups had it, the id.
+        name: String,
+    },
+    /// Erase a banned group for good; the audit trail records the purge.
+    Purge {
+        /// The name or, when several banned groups had it, the id.
         name: String,
     },
 }
@@ -306,19 +347,64 @@ async fn served_user(directory: &Directory, name: &str) -> Result<User, String> 
     found.ok_or_else(|| format!("no user {name}"))
 }
 
+/// The one of `banned` (of a `kind`, users or groups) that `name` names
+/// by its name or id.
+fn the_banned<T>(
+    banned: Vec<T>,
+    kind: &str,
+    name: &str,
+    key: impl Fn(&T) -> (uuid::Uuid, &str),
+) -> Result<T, String> {
+    let mut matching: Vec<T> = banned
+        .into_iter()
+        .filter(|r| {
+            let (id, n) = key(r);
+            id.to_string() == name || n.eq_ignore_ascii_case(name)
+        })
+        .collect();
+    match matching.len() {
+        0 => Err(format!("no banned {kind} {name}")),
+        1 => Ok(matching.remove(0)),
+        n => Err(format!(
+            "{n} banned {kind}s were called {name}: name one by its id (roster {kind} list --banned)"
+        )),
+    }
+}
+
 /// The one banned user named by userName or id.
 async fn banned_user(directory: &Directory, name: &str) -> Result<User, String> {
     let banned = directory.banned_users().await.map_err(|e| e.to_string())?;
-    let mut matching: Vec<User> = banned
-        .into_iter()
-        .filter(|u| u.id.to_string() == name || u.attrs.user_name.eq_ignore_ascii_case(name))
-        .collect();
-    match matching.len() {
-        0 => Err(format!("no banned user {name}")),
-        1 => Ok(matching.remove(0)),
-        n => Err(format!(
-            "{n} banned users were called {name}: name one by its id (roster user list --banned)"
-        )),
+    the_banned(banned, "user", name, |u| (u.id, u.attrs.user_name.as_str()))
+}
+
+/// The one banned group named by name or id.
+async fn banned_group(directory: &Directory, name: &str) -> Result<Group, String> {
+    let banned = directory.banned_groups().await.map_err(|e| e.to_string())?;
+    the_banned(banned, "group", name, |g| {
+        (g.id, g.attrs.display_name.as_str())
+    })
+}
+
+/// Prints groups as a table or JSON lines.
+fn print_groups(groups: &[Group], json: bool, header: bool) {
+    if header && !json {
+        println!("{:<32} {:<36} MEMBERS", "NAME", "ID");
+    }
+    for g in groups {
+        if json {
+            let line = json!({
+                "id": g.id, "displayName": g.attrs.display_name, "members": g.members.len(),
+                "created": g.meta.created.rfc3339(), "createdBy": g.meta.created_by,
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{:<32} {:<36} {}",
+                g.attrs.display_name,
+                g.id,
+                g.members.len()
+            );
+        }
     }
 }
 
@@ -334,6 +420,8 @@ fn print_users(users: &[User], json: bool, header: bool) {
             let line = json!({
                 "id": u.id, "userName": u.attrs.user_name, "status": status, "email": email,
                 "displayName": u.attrs.display_name, "created": u.meta.created.rfc3339(),
+                "createdBy": u.meta.created_by, "mfa": u.mfa_state().as_str(),
+                "lastLogin": u.logins.last_success.map(|t| t.rfc3339()),
                 "groups": u.groups.iter().map(|g| g.display_name.clone()).collect::<Vec<_>>(),
             });
             println!("{line}");
@@ -468,6 +556,48 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{} ({}) is purged", user.attrs.user_name, user.id);
+        }
+        Command::User(UserCommand::Mfa { action, name }) => {
+            let user = served_user(&directory, &name).await?;
+            let actor = Actor::cli();
+            let done = match action {
+                MfaAction::Require => directory.require_mfa(&actor, user.id, true).await,
+                MfaAction::Reset => directory.reset_mfa(&actor, user.id).await,
+                MfaAction::Disable => directory.require_mfa(&actor, user.id, false).await,
+            }
+            .map_err(|e| e.to_string())?;
+            println!(
+                "{}: MFA {}",
+                done.attrs.user_name,
+                done.mfa_state().as_str()
+            );
+        }
+        Command::Group(GroupCommand::List { json, banned }) => {
+            let groups = match banned {
+                true => directory.banned_groups().await,
+                false => directory
+                    .find_groups(&Query::new(Filter::True, 0, i64::MAX as usize), true)
+                    .await
+                    .map(|page| page.items),
+            }
+            .map_err(|e| e.to_string())?;
+            print_groups(&groups, json, true);
+        }
+        Command::Group(GroupCommand::Restore { name }) => {
+            let group = banned_group(&directory, &name).await?;
+            directory
+                .restore_group(&Actor::cli(), &group)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{} is restored", group.attrs.display_name);
+        }
+        Command::Group(GroupCommand::Purge { name }) => {
+            let group = banned_group(&directory, &name).await?;
+            directory
+                .purge_group(&Actor::cli(), &group)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{} ({}) is purged", group.attrs.display_name, group.id);
         }
         Command::Import { file } => import(&directory, &config, &file).await?,
         Command::Audit {

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{start_with, start_with_clock, user_dn, TestServer};
+use common::{cli, start_with, start_with_clock, until, user_dn, TestServer};
 use ldap3::{Scope, SearchEntry};
 use reqwest::{Method, StatusCode};
 use roster::directory::{Clock, ManualClock, SystemClock};
@@ -341,38 +341,6 @@ async fn an_unused_account_becomes_inactive_at_bind_and_by_the_sweep() {
     assert_eq!(filtered["totalResults"], 1, "{filtered}");
 }
 
-/// Runs the `roster` command line on the test server's store.
-fn cli(t: &TestServer, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .args([
-            "--data-dir",
-            t.config.data_dir.to_str().unwrap(),
-            "--database-url",
-            &t.config.database_url,
-        ])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-/// Waits until the server's view (polling the audit trail) shows what the
-/// command line wrote.
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..60 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never happened: {what}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_user_is_banned_kept_and_can_be_restored_or_purged() {
     let t = start_with(|c| c.store.refresh_interval = Duration::from_millis(100)).await;
@@ -686,4 +654,60 @@ async fn an_expired_password_fails_like_a_wrong_one_and_says_so_to_ppolicy() {
     assert!(actions(&t, 10)
         .await
         .contains(&"user.login.expired".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_group_is_banned_kept_and_can_be_restored_or_purged() {
+    let t = start_with(|c| c.store.refresh_interval = Duration::from_millis(100)).await;
+    let alice = t
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    t.make_readers(&[&alice]).await;
+    let old = t.create_group("ops", &[&alice]).await;
+    let (status, _) = t
+        .scim(Method::DELETE, &format!("/Groups/{old}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = t.scim(Method::GET, &format!("/Groups/{old}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut ldap = t.ldap_as("alice", PASSWORD).await;
+    let (found, _) = ldap
+        .search(common::BASE_DN, Scope::Subtree, "(cn=ops)", vec!["cn"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert!(found.is_empty(), "a banned group is not served over LDAP");
+    // Its name is free; a restore needs it free again.
+    let new = t.create_group("ops", &[]).await;
+    let (ok, out) = cli(&t, &["group", "list", "--banned"]);
+    assert!(ok && out.contains(&old) && !out.contains(&new), "{out}");
+    let (ok, out) = cli(&t, &["group", "restore", "ops"]);
+    assert!(!ok && out.contains("already in use"), "{out}");
+    let (status, _) = t
+        .scim(Method::DELETE, &format!("/Groups/{new}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (ok, out) = cli(&t, &["group", "restore", &old]);
+    assert!(ok, "{out}");
+    until("the restored group is served", async || {
+        t.scim(Method::GET, &format!("/Groups/{old}"), None).await.0 == StatusCode::OK
+    })
+    .await;
+    let (_, group) = t.scim(Method::GET, &format!("/Groups/{old}"), None).await;
+    assert_eq!(
+        group["members"],
+        serde_json::json!([]),
+        "memberships ended with the ban: {group}"
+    );
+    let (ok, out) = cli(&t, &["group", "list", "--json"]);
+    assert!(ok && out.contains(&old), "{out}");
+    let (ok, out) = cli(&t, &["group", "purge", "ops"]);
+    assert!(ok, "{out}");
+    let (_, out) = cli(&t, &["group", "list", "--banned"]);
+    assert!(!out.contains(&new), "{out}");
+    let events = t.server.directory.recent_audit(50).await.unwrap();
+    for action in ["group.ban", "group.restore", "group.purge"] {
+        assert!(events.iter().any(|e| e.action == action), "{action}");
+    }
 }

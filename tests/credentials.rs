@@ -8,7 +8,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ppolicy_response, start_with, start_with_clock, user_dn, TestServer, PPOLICY_OID};
+use common::{
+    cli, ppolicy_response, start_with, start_with_clock, until, user_dn, TestServer, PPOLICY_OID,
+};
 use ldap3::exop::PasswordModify;
 use ldap3::{Scope, SearchEntry};
 use reqwest::{Method, StatusCode};
@@ -229,7 +231,10 @@ async fn a_password_nearing_expiry_warns_and_an_expired_one_has_grace_logins() {
 #[tokio::test]
 async fn totp_is_enrolled_by_the_user_and_then_needed_at_every_bind() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let t = start_with_clock(clock.clone(), |_| {}).await;
+    let t = start_with_clock(clock.clone(), |c| {
+        c.store.refresh_interval = Duration::from_millis(100)
+    })
+    .await;
     let alice = t
         .create_user("alice", Some(PASSWORD), "alice@example.com")
         .await;
@@ -348,14 +353,19 @@ async fn totp_is_enrolled_by_the_user_and_then_needed_at_every_bind() {
     assert_eq!(entry.attrs["rosterMfaMethods"], vec!["totp"]);
     assert_eq!(entry.attrs["rosterAccountStatus"], vec!["active"]);
 
-    // An administrator's reset: pending again, the password alone binds.
-    t.server
-        .directory
-        .reset_mfa(&Actor::cli(), alice.parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(account(&t, &alice).await["mfa"]["state"], "requiredPending");
+    // An administrator's reset (`roster user mfa reset`): pending again,
+    // the password alone binds; `disable` lifts the requirement.
+    let (ok, out) = cli(&t, &["user", "mfa", "reset", "alice"]);
+    assert!(ok && out.contains("requiredPending"), "{out}");
+    until("the reset is served", async || {
+        account(&t, &alice).await["mfa"]["state"] == "requiredPending"
+    })
+    .await;
     assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    let (ok, out) = cli(&t, &["user", "mfa", "disable", "alice"]);
+    assert!(ok && out.contains("notRequired"), "{out}");
+    let (ok, out) = cli(&t, &["user", "mfa", "require", "alice"]);
+    assert!(ok && out.contains("requiredPending"), "{out}");
     let events = t.server.directory.recent_audit(50).await.unwrap();
     for action in ["user.mfa.start", "user.mfa.enrol", "user.mfa.reset"] {
         assert!(events.iter().any(|e| e.action == action), "{action}");

@@ -948,6 +948,44 @@ impl Directory {
         Ok(())
     }
 
+    /// Banned groups, by name (the command line reads them).
+    pub async fn banned_groups(&self) -> Result<Vec<Group>> {
+        Ok(self.store.banned_groups().await?)
+    }
+
+    /// Brings a banned group back, without the memberships its ban ended;
+    /// fails with `Uniqueness` when its name was taken meanwhile.
+    pub async fn restore_group(&self, actor: &Actor, group: &Group) -> Result<()> {
+        let event = self.group_event(actor, "group.restore", group, &["status"]);
+        self.store.restore_group(group.id, &event).await?;
+        Ok(())
+    }
+
+    /// Erases a banned group; the audit trail keeps its history.
+    pub async fn purge_group(&self, actor: &Actor, group: &Group) -> Result<()> {
+        let event = self.group_event(actor, "group.purge", group, &[]);
+        self.store.delete_group(group.id, &event).await?;
+        Ok(())
+    }
+
+    fn group_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        group: &Group,
+        attributes: &[&str],
+    ) -> AuditEvent {
+        AuditEvent::new(
+            self.now(),
+            actor,
+            action,
+            "group",
+            group.id,
+            &group.attrs.display_name,
+            attributes.iter().map(|a| a.to_string()).collect(),
+        )
+    }
+
     pub async fn get_group(&self, id: Uuid) -> Result<Group> {
         self.get_group_with(id, true).await
     }

@@ -220,6 +220,13 @@ pub trait Store: Send + Sync {
     /// record and its audit history stay.
     async fn ban_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
 
+    /// Brings a banned group back (without the memberships that ended
+    /// with the ban); `Conflict` when its name was taken meanwhile.
+    async fn restore_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Banned groups, by name.
+    async fn banned_groups(&self) -> Result<Vec<Group>, StoreError>;
+
     /// A group; its members are loaded only when `with_members`.
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError>;
 

@@ -521,19 +521,28 @@ impl SqlStore {
 struct Ban {
     table: &'static str,
     name_column: &'static str,
+    /// The column the name is lower-cased from again at a restore.
+    name_source: &'static str,
     memberships: &'static str,
+    /// The status a restored record comes back with.
+    restored: &'static str,
 }
 
 const BANNED_USER: Ban = Ban {
     table: "users",
     name_column: "user_name_lc",
+    name_source: "user_name",
     memberships: "DELETE FROM group_members WHERE member_id = $1",
+    // Disabled until an administrator activates it.
+    restored: "disabled",
 };
 
 const BANNED_GROUP: Ban = Ban {
     table: "groups",
     name_column: "display_name_lc",
+    name_source: "display_name",
     memberships: "DELETE FROM group_members WHERE group_id = $1 OR member_id = $1",
+    restored: "active",
 };
 
 impl SqlStore {
@@ -566,6 +575,56 @@ impl SqlStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(backend)?;
+                write_audit(conn, &event, &own).await
+            })
+        }))
+        .await
+    }
+
+    /// Brings a banned record back with its name (`Conflict` when another
+    /// record has taken it meanwhile).
+    async fn restore(
+        &self,
+        ban: &'static Ban,
+        id: Uuid,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let event = event.clone();
+        let own = self.own.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM {} WHERE id = $1 AND status = $2",
+                    ban.name_source, ban.table
+                ))
+                .bind(id.to_string())
+                .bind(Status::Banned.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let Some(row) = row else {
+                    return Err(StoreError::NotFound);
+                };
+                let name: String = row.try_get(0).map_err(backend)?;
+                // Lower-cased as everywhere else (SQL's LOWER depends on
+                // the database's locale).
+                let done = sqlx::query(&format!(
+                    "UPDATE {} SET status = $1, {} = $6, modified_at = $2, \
+                     version = version + 1, modified_by = $3 WHERE id = $4 AND status = $5",
+                    ban.table, ban.name_column
+                ))
+                .bind(ban.restored)
+                .bind(event.at.0)
+                .bind(event.actor_reference())
+                .bind(id.to_string())
+                .bind(Status::Banned.as_str())
+                .bind(name.to_lowercase())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
                 write_audit(conn, &event, &own).await
             })
         }))
@@ -873,42 +932,7 @@ impl Store for SqlStore {
     }
 
     async fn restore_user(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
-        let event = event.clone();
-        let own = self.own.clone();
-        self.run_write(job(move |conn| {
-            Box::pin(async move {
-                let row = sqlx::query("SELECT user_name FROM users WHERE id = $1 AND status = $2")
-                    .bind(id.to_string())
-                    .bind(Status::Banned.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                let Some(row) = row else {
-                    return Err(StoreError::NotFound);
-                };
-                let name: String = row.try_get(0).map_err(backend)?;
-                // Lower-cased as everywhere else (SQL's LOWER depends on
-                // the database's locale).
-                let done = sqlx::query(
-                    "UPDATE users SET status = $1, user_name_lc = $6, modified_at = $2, \
-                     version = version + 1, modified_by = $3 WHERE id = $4 AND status = $5",
-                )
-                .bind(Status::Disabled.as_str())
-                .bind(event.at.0)
-                .bind(event.actor_reference())
-                .bind(id.to_string())
-                .bind(Status::Banned.as_str())
-                .bind(name.to_lowercase())
-                .execute(&mut *conn)
-                .await
-                .map_err(backend)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                write_audit(conn, &event, &own).await
-            })
-        }))
-        .await
+        self.restore(&BANNED_USER, id, event).await
     }
 
     async fn banned_users(&self) -> Result<Vec<User>, StoreError> {
@@ -1365,6 +1389,21 @@ impl Store for SqlStore {
 
     async fn ban_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
         self.ban(&BANNED_GROUP, id, event).await
+    }
+
+    async fn restore_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.restore(&BANNED_GROUP, id, event).await
+    }
+
+    async fn banned_groups(&self) -> Result<Vec<Group>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.status = $1 ORDER BY g.display_name, g.id"
+        ))
+        .bind(Status::Banned.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(group_from_row).collect()
     }
 
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {

@@ -395,6 +395,18 @@ impl Store for ViewedStore {
         Ok(())
     }
 
+    async fn restore_group(&self, id: Uuid, event: &AuditEvent) -> Result<(), StoreError> {
+        self.sql.restore_group(id, event).await?;
+        if let Some(group) = self.sql.get_group(id, true).await? {
+            self.view.put_group(&group, true);
+        }
+        Ok(())
+    }
+
+    async fn banned_groups(&self) -> Result<Vec<Group>, StoreError> {
+        self.sql.banned_groups().await
+    }
+
     async fn get_group(&self, id: Uuid, with_members: bool) -> Result<Option<Group>, StoreError> {
         Ok(self.view.get_group(&id, with_members))
     }

@@ -239,3 +239,35 @@ pub fn user_dn(name: &str) -> String {
 pub fn group_dn(name: &str) -> String {
     format!("cn={name},ou=groups,{BASE_DN}")
 }
+
+/// Runs the `roster` command line on the test server's store.
+pub fn cli(t: &TestServer, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .args([
+            "--data-dir",
+            t.config.data_dir.to_str().unwrap(),
+            "--database-url",
+            &t.config.database_url,
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Waits until the server's view (polling the audit trail) shows what the
+/// command line wrote.
+pub async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..60 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
