@@ -212,6 +212,23 @@ pub struct HttpConfig {
     pub bulk_max_operations: usize,
     /// Serve SCIM over TLS with the `[tls]` certificate.
     pub https: bool,
+    /// The URL users reach this listener at, for the links Roster hands
+    /// out (`roster user invite`); empty: http(s)://<listen>.
+    pub public_url: String,
+}
+
+impl HttpConfig {
+    /// The base URL of links to this listener.
+    pub fn public_url(&self) -> String {
+        match self.public_url.is_empty() {
+            false => self.public_url.trim_end_matches('/').to_string(),
+            true => format!(
+                "{}://{}",
+                if self.https { "https" } else { "http" },
+                self.listen
+            ),
+        }
+    }
 }
 
 /// The LDAP listener.
@@ -301,6 +318,9 @@ pub struct PasswordConfig {
     /// Binds still allowed with an expired password, each told how many
     /// remain (`graceAuthNsRemaining`); 0: none.
     pub grace_logins: i64,
+    /// How long a set-password link from `roster user invite` works.
+    #[serde(with = "duration")]
+    pub invite_valid_for: Duration,
 }
 
 /// Logging.
@@ -343,6 +363,7 @@ impl Default for HttpConfig {
             max_results: 1000,
             bulk_max_operations: 1000,
             https: false,
+            public_url: String::new(),
         }
     }
 }
@@ -392,6 +413,7 @@ impl Default for PasswordConfig {
             history: 5,
             expiry_warning: Duration::from_secs(14 * 86400),
             grace_logins: 0,
+            invite_valid_for: Duration::from_secs(72 * 3600),
         }
     }
 }

@@ -177,6 +177,12 @@ enum UserCommand {
         /// The userName or, when several banned users had it, the id.
         name: String,
     },
+    /// Print a one-time link (valid for password.invite_valid_for, default
+    /// 72h) at which the user sets their own password.
+    Invite {
+        /// The userName (or id).
+        name: String,
+    },
     /// Multi-factor authentication of a user: `require` it (the user then
     /// enrols a TOTP app at /self-service/mfa/totp), `reset` their factor
     /// (they enrol again), or `disable` it (not required, factor removed).
@@ -556,6 +562,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{} ({}) is purged", user.attrs.user_name, user.id);
+        }
+        Command::User(UserCommand::Invite { name }) => {
+            let user = served_user(&directory, &name).await?;
+            let token = directory
+                .invite(&Actor::cli(), user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}/self-service/set-password#{token}",
+                config.http.public_url()
+            );
         }
         Command::User(UserCommand::Mfa { action, name }) => {
             let user = served_user(&directory, &name).await?;

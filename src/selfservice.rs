@@ -6,7 +6,9 @@
 //! - `POST /self-service/mfa/totp` starts an enrolment and answers the
 //!   secret, its `otpauth://` URI and a QR code (SVG, as a data URI);
 //! - `POST /self-service/mfa/totp/confirm` with `{"code": "123456"}` (a
-//!   code of the new secret) completes it.
+//!   code of the new secret) completes it;
+//! - `GET /self-service/set-password#TOKEN` is the page a one-time link
+//!   from `roster user invite` opens: a form that sets the password.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -26,6 +28,10 @@ pub fn router(directory: Directory) -> Router {
     Router::new()
         .route("/self-service/mfa/totp", post(start))
         .route("/self-service/mfa/totp/confirm", post(confirm))
+        .route(
+            "/self-service/set-password",
+            axum::routing::get(set_password_form).post(set_password),
+        )
         .with_state(directory)
 }
 
@@ -45,6 +51,9 @@ impl From<DirectoryError> for Failure {
                 Failure(StatusCode::BAD_REQUEST, format!("{attribute}: {detail}"))
             }
             DirectoryError::Conflict(detail) => Failure(StatusCode::CONFLICT, detail),
+            DirectoryError::PasswordRejected(rejection) => {
+                Failure(StatusCode::BAD_REQUEST, format!("{rejection}."))
+            }
             DirectoryError::NotFound(what) => {
                 Failure(StatusCode::NOT_FOUND, format!("{what} not found"))
             }
@@ -148,5 +157,114 @@ async fn confirm(
     match outcome.await {
         Ok(body) => body.into_response(),
         Err(f) => f.into_response(),
+    }
+}
+
+// ----- the set-password page (`roster user invite`) -----
+
+/// The set-password page. The link's token is in the URL's fragment, which
+/// browsers do not send: the page's script copies it into the form, so
+/// that it is never in a request line (or a log).
+const SET_PASSWORD_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Set your password</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:sans-serif;max-width:28em;margin:3em auto;padding:0 1em}
+label{display:block;margin-top:1em}input{width:100%;padding:.4em}
+button{margin-top:1.5em;padding:.5em 1.5em}.error{color:#a00}</style></head>
+<body><h1>Set your password</h1>{message}
+<form method="post" action="/self-service/set-password">
+<input type="hidden" name="token" id="token" value="{token}">
+<label>New password <input type="password" name="password" autocomplete="new-password" required></label>
+<label>Repeat it <input type="password" name="confirm" autocomplete="new-password" required></label>
+<button type="submit">Set password</button></form>
+<script>var t=document.getElementById("token");if(!t.value){t.value=location.hash.slice(1);}</script>
+</body></html>"#;
+
+const DONE_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Password set</title></head>
+<body style="font-family:sans-serif;max-width:28em;margin:3em auto">
+<h1>Password set</h1><p>{message}</p></body></html>"#;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// An HTML answer that is never cached or framed.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, axum::response::Html(body)).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn form_page(status: StatusCode, token: &str, error: Option<&str>) -> Response {
+    let message = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\">{}</p>", escape(e))
+    });
+    let page = SET_PASSWORD_PAGE
+        .replace("{message}", &message)
+        .replace("{token}", &escape(token));
+    html(status, page)
+}
+
+async fn set_password_form() -> Response {
+    form_page(StatusCode::OK, "", None)
+}
+
+#[derive(serde::Deserialize)]
+struct SetPassword {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn set_password(
+    State(directory): State<Directory>,
+    client: Option<Extension<ClientAddr>>,
+    axum::Form(form): axum::Form<SetPassword>,
+) -> Response {
+    if form.password != form.confirm {
+        return form_page(
+            StatusCode::BAD_REQUEST,
+            &form.token,
+            Some("The two passwords differ."),
+        );
+    }
+    let actor = actor(&client, "set-password-link");
+    match directory
+        .set_password_by_invite(&actor, &form.token, &form.password)
+        .await
+    {
+        Ok(user) => html(
+            StatusCode::OK,
+            DONE_PAGE.replace(
+                "{message}",
+                &format!(
+                    "The password of {} is set. This link no longer works.",
+                    escape(&user.attrs.user_name)
+                ),
+            ),
+        ),
+        Err(e) => {
+            let Failure(status, detail) = Failure::from(e);
+            form_page(status, &form.token, Some(&detail))
+        }
     }
 }

@@ -448,3 +448,70 @@ async fn an_ip_allow_list_refuses_other_addresses_without_counting_failures() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
 }
+
+/// Posts the set-password form.
+async fn post_form(
+    t: &TestServer,
+    token: &str,
+    password: &str,
+    confirm: &str,
+) -> (StatusCode, String) {
+    let resp = t
+        .http
+        .post(format!(
+            "http://{}/self-service/set-password",
+            t.server.http_addr
+        ))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={token}&password={password}&confirm={confirm}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_invited_user_sets_a_password_once_through_the_link() {
+    let t = start_with(|_| {}).await;
+    let id = t.create_user("newbie", None, "newbie@example.com").await;
+    assert_eq!(bind_rc(&t, "newbie", PASSWORD).await, 49, "no password yet");
+
+    let (ok, out) = cli(&t, &["user", "invite", "newbie"]);
+    assert!(ok, "{out}");
+    let link = out.trim();
+    let (_, token) = link.split_once("/self-service/set-password#").expect(link);
+    let page = t
+        .http
+        .get(format!(
+            "http://{}/self-service/set-password",
+            t.server.http_addr
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+
+    let (status, body) = post_form(&t, token, "short", "short").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("at least 12 characters"), "{body}");
+    let (status, _) = post_form(&t, token, "Chosen-pass-01", "Chosen-pass-02").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the two differ");
+    let (status, body) = post_form(&t, token, "Chosen-pass-01", "Chosen-pass-01").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("newbie"), "{body}");
+    assert_eq!(bind_rc(&t, "newbie", "Chosen-pass-01").await, 0);
+    assert_ne!(account(&t, &id).await["mustChangePassword"], true);
+
+    // Used once: the link is spent, and a forged one is no better.
+    let (status, body) = post_form(&t, token, "Another-pass-02", "Another-pass-02").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = post_form(&t, "forged", "Another-pass-02", "Another-pass-02").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let events = t.server.directory.recent_audit(20).await.unwrap();
+    for action in ["user.invite", "user.password.change"] {
+        assert!(events.iter().any(|e| e.action == action), "{action}");
+    }
+}

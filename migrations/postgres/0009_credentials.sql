@@ -21,3 +21,13 @@ CREATE TABLE totp (
 );
 -- When TOTP was confirmed, on the served record (the MFA state shows it).
 ALTER TABLE users ADD COLUMN totp_enrolled_at BIGINT;
+
+-- One-time set-password links (roster user invite): the token is stored
+-- hashed (SHA-256); a link is used once, before it expires.
+CREATE TABLE invites (
+    token_hash  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT
+);
+CREATE INDEX invites_user ON invites (user_id);

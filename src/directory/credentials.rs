@@ -210,6 +210,53 @@ impl Directory {
         Ok(password)
     }
 
+    // ----- set-password links -----
+
+    /// Makes a one-time set-password link's token for user `id` (the CLI's
+    /// `user invite`), valid for `password.invite_valid_for`; only its hash
+    /// is stored.
+    pub async fn invite(&self, actor: &Actor, id: Uuid) -> Result<String> {
+        let user = self.get_user(id).await?;
+        let token = token::random_text(32);
+        let valid = self.invite_valid_for.as_millis() as i64;
+        let expires = super::Timestamp(self.now().0.saturating_add(valid));
+        let event = self.user_event(actor, "user.invite", &user, &[]);
+        self.store
+            .insert_invite(id, &token::digest_hex(&token), expires, &event)
+            .await?;
+        Ok(token)
+    }
+
+    /// The user a set-password link is for, while it is usable.
+    pub async fn invited_user(&self, token: &str) -> Result<User> {
+        let id = self
+            .store
+            .invite_user(&token::digest_hex(token), self.now(), false)
+            .await?
+            .ok_or_else(invalid_link)?;
+        self.get_user(id).await
+    }
+
+    /// Sets the password a user chose through their set-password link,
+    /// which is then used up. Their own choice: it need not be changed
+    /// again. A password the policy rejects leaves the link usable.
+    pub async fn set_password_by_invite(
+        &self,
+        actor: &Actor,
+        token: &str,
+        password: &str,
+    ) -> Result<User> {
+        let user = self.invited_user(token).await?;
+        self.check_new_password(password, &user.attrs, Some(user.id))
+            .await?;
+        self.store
+            .invite_user(&token::digest_hex(token), self.now(), true)
+            .await?
+            .ok_or_else(invalid_link)?;
+        self.set_password(actor, user.id, password, false).await?;
+        self.get_user(user.id).await
+    }
+
     // ----- TOTP -----
 
     /// Starts a user's TOTP enrolment: a new secret awaiting confirmation,
@@ -346,6 +393,10 @@ impl Directory {
             attributes.iter().map(|a| a.to_string()).collect(),
         )
     }
+}
+
+fn invalid_link() -> DirectoryError {
+    DirectoryError::Conflict("this link is not valid: it was used, or it expired".into())
 }
 
 /// Splits what a login presented into the password and, for a user with

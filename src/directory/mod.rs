@@ -85,6 +85,8 @@ pub struct Directory {
     /// The password quality rules.
     quality: Arc<Quality>,
     mfa: MfaConfig,
+    /// `password.invite_valid_for`.
+    invite_valid_for: std::time::Duration,
     /// `audit.retention`: zero keeps events forever.
     audit_retention: std::time::Duration,
 }
@@ -151,6 +153,7 @@ impl Directory {
             quality: Arc::new(quality),
             mfa: config.mfa.clone(),
             audit_retention: config.audit.retention,
+            invite_valid_for: config.password.invite_valid_for,
             posix: match posix.enabled {
                 true => Some(Arc::new(Allocator::new(posix)?)),
                 false => None,

@@ -178,6 +178,25 @@ pub trait Store: Send + Sync {
     /// Removes the user's TOTP (an administrator's reset or disable).
     async fn remove_totp(&self, id: Uuid, event: &AuditEvent) -> Result<Option<User>, StoreError>;
 
+    /// Stores a set-password link's token hash for user `id`, valid until
+    /// `expires`.
+    async fn insert_invite(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The user a set-password link is for, if it is unused and unexpired
+    /// at `now`; with `redeem`, it is used up (atomically: once).
+    async fn invite_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        redeem: bool,
+    ) -> Result<Option<Uuid>, StoreError>;
+
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError>;
 
     /// The ids of the users a query matches, in its order and window.

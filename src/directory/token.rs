@@ -16,6 +16,15 @@ pub fn random_text(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The SHA-256 of a one-time secret (a set-password link's token), hex:
+/// what the store keeps instead of the secret.
+pub fn digest_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A freshly made token: the text to hand out once, and what to store.
 pub struct NewToken {
     pub text: String,

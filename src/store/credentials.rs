@@ -272,4 +272,67 @@ impl SqlStore {
         .await?;
         self.one_user("id", id.to_string()).await
     }
+
+    pub(super) async fn add_invite(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (token_hash, event, own) = (token_hash.to_string(), event.clone(), self.own.clone());
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO invites (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+                )
+                .bind(&token_hash)
+                .bind(id.to_string())
+                .bind(expires.0)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                write_audit(conn, &event, &own).await
+            })
+        }))
+        .await
+    }
+
+    pub(super) async fn invited(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        redeem: bool,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let token_hash = token_hash.to_string();
+        let id: Option<String> = if redeem {
+            self.write_returning(move |conn| {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "UPDATE invites SET used_at = $2 WHERE token_hash = $1 \
+                         AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+                    )
+                    .bind(&token_hash)
+                    .bind(now.0)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                    row.map(|r| r.try_get(0)).transpose().map_err(backend)
+                })
+            })
+            .await?
+        } else {
+            let row = sqlx::query(
+                "SELECT user_id FROM invites WHERE token_hash = $1 \
+                 AND used_at IS NULL AND expires_at > $2",
+            )
+            .bind(&token_hash)
+            .bind(now.0)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+            row.map(|r| r.try_get(0)).transpose().map_err(backend)?
+        };
+        id.map(|id| super::parse_id(&id)).transpose()
+    }
 }

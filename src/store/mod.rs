@@ -905,6 +905,7 @@ impl Store for SqlStore {
                         "DELETE FROM credentials WHERE user_id = $1",
                         "DELETE FROM password_history WHERE user_id = $1",
                         "DELETE FROM totp WHERE user_id = $1",
+                        "DELETE FROM invites WHERE user_id = $1",
                     ] {
                         sqlx::query(statement)
                             .bind(&id_text)
@@ -1030,6 +1031,25 @@ impl Store for SqlStore {
 
     async fn remove_totp(&self, id: Uuid, event: &AuditEvent) -> Result<Option<User>, StoreError> {
         self.drop_totp(id, event).await
+    }
+
+    async fn insert_invite(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.add_invite(id, token_hash, expires, event).await
+    }
+
+    async fn invite_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        redeem: bool,
+    ) -> Result<Option<Uuid>, StoreError> {
+        self.invited(token_hash, now, redeem).await
     }
 
     async fn record_login_failure(

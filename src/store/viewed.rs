@@ -329,6 +329,25 @@ impl Store for ViewedStore {
         self.view_user(user)
     }
 
+    async fn insert_invite(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.sql.insert_invite(id, token_hash, expires, event).await
+    }
+
+    async fn invite_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        redeem: bool,
+    ) -> Result<Option<Uuid>, StoreError> {
+        self.sql.invite_user(token_hash, now, redeem).await
+    }
+
     async fn list_users(&self, query: &Query<User>) -> Result<Page<User>, StoreError> {
         Ok(self.view.list_users(query))
     }
