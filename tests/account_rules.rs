@@ -711,3 +711,62 @@ async fn a_deleted_group_is_banned_kept_and_can_be_restored_or_purged() {
         assert!(events.iter().any(|e| e.action == action), "{action}");
     }
 }
+
+#[tokio::test]
+async fn a_locked_account_is_told_so_only_when_configured_and_only_with_the_right_password() {
+    let t = start_with(|c| {
+        c.policy.max_failed_logins = 2;
+        c.policy.report_locked = true;
+    })
+    .await;
+    t.create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    for _ in 0..2 {
+        assert_eq!(bind_rc(&t, "alice", "wrong").await, 49);
+    }
+    let (_, rc, _, control) = t.ppolicy_bind("alice", PASSWORD).await;
+    assert_eq!(rc, 49);
+    assert_eq!(
+        control,
+        Some(vec![0x30, 0x03, 0x81, 0x01, 0x01]),
+        "accountLocked"
+    );
+    let (_, rc, _, control) = t.ppolicy_bind("alice", "wrong").await;
+    assert_eq!(
+        (rc, control),
+        (49, Some(vec![0x30, 0x00])),
+        "a wrong password learns nothing"
+    );
+
+    // By default nobody is told.
+    let quiet = start_with(|c| c.policy.max_failed_logins = 2).await;
+    quiet
+        .create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    for _ in 0..2 {
+        assert_eq!(bind_rc(&quiet, "alice", "wrong").await, 49);
+    }
+    let (_, rc, _, control) = quiet.ppolicy_bind("alice", PASSWORD).await;
+    assert_eq!((rc, control), (49, Some(vec![0x30, 0x00])));
+}
+
+#[tokio::test]
+async fn audit_events_older_than_the_retention_are_pruned() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let t = start_with_clock(clock.clone(), |c| {
+        c.audit.retention = Duration::from_secs(86400)
+    })
+    .await;
+    t.create_user("alice", Some(PASSWORD), "alice@example.com")
+        .await;
+    clock.advance(2 * DAY_MS);
+    assert_eq!(bind_rc(&t, "alice", PASSWORD).await, 0);
+    let pruned = t.server.directory.prune_audit().await.unwrap();
+    assert!(pruned >= 2, "the token and the user's creation: {pruned}");
+    let events = t.server.directory.recent_audit(50).await.unwrap();
+    assert!(events.iter().all(|e| e.action != "user.create"));
+    assert!(
+        events.iter().any(|e| e.action == "user.login"),
+        "the recent login stays"
+    );
+}

@@ -168,6 +168,26 @@ async fn the_password_policy_holds_over_scim_and_ldap() {
         .await
         .unwrap();
     assert!(generated.len() >= 20, "{generated}");
+    // The reset shows over LDAP as pwdReset (OpenLDAP's ppolicy name).
+    let reader = t
+        .create_user("reader", Some(PASSWORD), "reader@example.com")
+        .await;
+    t.make_readers(&[&reader]).await;
+    let mut ldap = t.ldap_as("reader", PASSWORD).await;
+    let (entries, _) = ldap
+        .search(
+            &user_dn("alice"),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["pwdReset", "pwdChangedTime"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let entry = SearchEntry::construct(entries.into_iter().next().unwrap());
+    assert_eq!(entry.attrs["pwdReset"], vec!["TRUE"]);
+    assert_eq!(entry.attrs["pwdChangedTime"].len(), 1);
 }
 
 #[tokio::test]
