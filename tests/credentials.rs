@@ -535,3 +535,49 @@ async fn an_invited_user_sets_a_password_once_through_the_link() {
         assert!(events.iter().any(|e| e.action == action), "{action}");
     }
 }
+
+#[tokio::test]
+async fn a_pre_hashed_password_over_scim_is_an_imported_hash() {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    let t = start_with(|_| {}).await;
+    // {SSHA} of "old-secret" (which the quality policy would refuse: the
+    // password is already in use in the directory it comes from).
+    let salt = b"s4lt";
+    let mut bytes = sha1::Sha1::new()
+        .chain_update(b"old-secret")
+        .chain_update(salt)
+        .finalize()
+        .to_vec();
+    bytes.extend_from_slice(salt);
+    let hash = format!(
+        "{{SSHA}}{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    );
+    let (status, body) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "migrated", "password": hash})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.get("password").is_none(), "never returned");
+    assert_eq!(bind_rc(&t, "migrated", "old-secret").await, 0);
+    assert_eq!(
+        bind_rc(&t, "migrated", &hash).await,
+        49,
+        "the hash is no password"
+    );
+    let events = t.server.directory.recent_audit(10).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "user.password.rehash"));
+    // A malformed hash is refused, not taken as a password.
+    let (status, err) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "broken", "password": "{SSHA}not-base64!"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+}

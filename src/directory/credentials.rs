@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::quality::{Broken, Rejection};
 use super::{
-    token, totp, validate, Actor, AuditEvent, Directory, DirectoryError, Meta, NewPassword,
-    Protocol, User, UserAttrs,
+    password, token, totp, validate, Actor, AuditEvent, Directory, DirectoryError, Meta,
+    NewPassword, Protocol, User, UserAttrs,
 };
 
 type Result<T> = std::result::Result<T, DirectoryError>;
@@ -61,14 +61,28 @@ impl Directory {
         Ok(futures::future::join_all(checks).await.iter().any(|v| v.ok))
     }
 
-    /// Checks and hashes a new password, if there is one.
+    /// Checks and hashes a new password, if there is one. Over SCIM a value
+    /// written as a hash of a scheme Roster verifies (`{SSHA}…`,
+    /// `{CRYPT}$6$…`, `$argon2id$…`) is an imported hash, kept as it is
+    /// (as 389-ds and OpenLDAP take pre-hashed passwords): the migration
+    /// path from another directory through a SCIM client.
     pub(super) async fn hash_new_password(
         &self,
+        actor: &Actor,
         password: &NewPassword,
         attrs: &UserAttrs,
         id: Option<Uuid>,
     ) -> Result<Option<String>> {
         match password {
+            Some(p) if actor.protocol == Protocol::Scim && password::names_a_scheme(p) => {
+                match password::is_verifiable(p) {
+                    true => Ok(Some(p.clone())),
+                    false => Err(DirectoryError::invalid(
+                        "password",
+                        "is written as a hash ({SCHEME}…) but is not one Roster verifies",
+                    )),
+                }
+            }
             Some(p) => {
                 self.check_new_password(p, attrs, id).await?;
                 Ok(Some(self.hasher.hash(p).await?))

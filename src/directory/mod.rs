@@ -195,7 +195,9 @@ impl Directory {
         password: NewPassword,
     ) -> Result<User> {
         let mut attrs = validate::user(attrs)?;
-        let hash = self.hash_new_password(&password, &attrs, None).await?;
+        let hash = self
+            .hash_new_password(actor, &password, &attrs, None)
+            .await?;
         self.provisioned(actor, &mut attrs, hash.is_some());
         self.insert_new_user(actor, attrs, active, hash).await
     }
@@ -325,7 +327,9 @@ impl Directory {
         } = change;
         let mut attrs = validate::user(attrs)?;
         attrs.active_unassigned = active.is_none();
-        let hash = self.hash_new_password(&password, &attrs, Some(id)).await?;
+        let hash = self
+            .hash_new_password(actor, &password, &attrs, Some(id))
+            .await?;
         self.provisioned(actor, &mut attrs, hash.is_some());
         let current = self.get_user(id).await?;
         if let Some(v) = expected_version {

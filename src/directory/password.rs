@@ -347,6 +347,12 @@ impl Scheme<'_> {
 }
 
 /// Whether a stored hash is written in a scheme Roster can verify.
+/// Whether `text` is written as a hash of a scheme Roster knows (`{SSHA}…`,
+/// `$argon2id$…`), well-formed or not.
+pub fn names_a_scheme(text: &str) -> bool {
+    !matches!(Scheme::of(text), Scheme::Unknown)
+}
+
 pub fn is_verifiable(hash: &str) -> bool {
     match Scheme::of(hash) {
         Scheme::Argon2(phc) => PasswordHash::new(phc).is_ok(),
