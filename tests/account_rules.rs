@@ -8,21 +8,17 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{cli, start_with, start_with_clock, until, user_dn, TestServer};
+use common::{
+    account, bind_rc, cli, start_with, start_with_clock, until, user_dn, TestServer, ACCOUNT_URN,
+};
 use ldap3::{Scope, SearchEntry};
 use reqwest::{Method, StatusCode};
 use roster::directory::{Clock, ManualClock, SystemClock};
 use serde_json::json;
 
 const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ACCOUNT_URN: &str = "urn:roster:params:scim:schemas:extension:account:1.0:User";
 const PASSWORD: &str = "S3cure-pass!";
 const DAY_MS: i64 = 24 * 3600 * 1000;
-
-async fn bind_rc(t: &TestServer, user: &str, password: &str) -> u32 {
-    let mut ldap = t.ldap().await;
-    ldap.simple_bind(&user_dn(user), password).await.unwrap().rc
-}
 
 async fn set_active(t: &TestServer, id: &str, active: bool) -> serde_json::Value {
     let (status, body) = t
@@ -34,26 +30,6 @@ async fn set_active(t: &TestServer, id: &str, active: bool) -> serde_json::Value
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-/// The account extension of a user, over SCIM (returned when asked for).
-async fn account(t: &TestServer, id: &str) -> serde_json::Value {
-    let (status, body) = t
-        .scim(
-            Method::GET,
-            &format!("/Users/{id}?attributes={ACCOUNT_URN}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(
-        body["schemas"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(ACCOUNT_URN)),
-        "{body}"
-    );
-    body[ACCOUNT_URN].clone()
 }
 
 async fn active(t: &TestServer, id: &str) -> bool {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    cli, ppolicy_response, start_with, start_with_clock, until, user_dn, TestServer, PPOLICY_OID,
+    account, bind_rc, cli, ppolicy_response, start_with, start_with_clock, until, user_dn,
+    TestServer, ACCOUNT_URN, PPOLICY_OID,
 };
 use ldap3::exop::PasswordModify;
 use ldap3::{Scope, SearchEntry};
@@ -18,7 +19,6 @@ use roster::directory::{totp, Actor, Clock, ManualClock, SystemClock};
 use serde_json::{json, Value};
 
 const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ACCOUNT_URN: &str = "urn:roster:params:scim:schemas:extension:account:1.0:User";
 const PASSWORD: &str = "S3cure-pass!";
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -28,11 +28,6 @@ fn ppolicy() -> ldap3::controls::RawControl {
         crit: false,
         val: None,
     }
-}
-
-async fn bind_rc(t: &TestServer, user: &str, password: &str) -> u32 {
-    let mut ldap = t.ldap().await;
-    ldap.simple_bind(&user_dn(user), password).await.unwrap().rc
 }
 
 /// Password Modify of one's own password with the password policy control:
@@ -59,18 +54,6 @@ async fn patch(t: &TestServer, id: &str, path: &str, value: Value) -> (StatusCod
         Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": path, "value": value}]})),
     )
     .await
-}
-
-async fn account(t: &TestServer, id: &str) -> Value {
-    let (status, body) = t
-        .scim(
-            Method::GET,
-            &format!("/Users/{id}?attributes={ACCOUNT_URN}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body[ACCOUNT_URN].clone()
 }
 
 /// A self-service request with HTTP Basic credentials.

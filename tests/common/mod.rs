@@ -271,3 +271,32 @@ pub async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
     panic!("never happened: {what}");
 }
+
+/// Roster's account extension URN.
+pub const ACCOUNT_URN: &str = "urn:roster:params:scim:schemas:extension:account:1.0:User";
+
+/// The result code of a simple bind as `user`.
+pub async fn bind_rc(t: &TestServer, user: &str, password: &str) -> u32 {
+    let mut ldap = t.ldap().await;
+    ldap.simple_bind(&user_dn(user), password).await.unwrap().rc
+}
+
+/// The account extension of a user, over SCIM (returned when asked for).
+pub async fn account(t: &TestServer, id: &str) -> serde_json::Value {
+    let (status, body) = t
+        .scim(
+            Method::GET,
+            &format!("/Users/{id}?attributes={ACCOUNT_URN}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ACCOUNT_URN)),
+        "{body}"
+    );
+    body[ACCOUNT_URN].clone()
+}
