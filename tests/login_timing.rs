@@ -1,9 +1,10 @@
 //! A failed bind takes the same time whether the name is unknown, the
-//! password wrong or the account locked: the same argon2id work and the
+//! password wrong, the account locked or the client outside the account's
+//! IP allow-list: the same argon2id work and the
 //! same audited write, so that timing does not tell which accounts exist or
 //! are locked. Alone in its test binary, so that no other test shares the
-//! cores while it measures; the three kinds are measured in turns, so that
-//! the machine's drift falls on all three alike, and a measurement that
+//! cores while it measures; the kinds are measured in turns, so that
+//! the machine's drift falls on all alike, and a measurement that
 //! finds them apart is taken again (up to three times) before the test
 //! fails: a real difference shows every time, a burst of noise does not.
 
@@ -22,13 +23,24 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_users_wrong_passwords_and_locked_accounts_fail_alike() {
+async fn unknown_users_wrong_passwords_locked_accounts_and_other_addresses_fail_alike() {
     // Roster's default argon2id parameters: the time a real bind costs.
     let t = start_with(|c| c.policy.max_failed_logins = 1).await;
     t.create_user("alice", Some("S3cure-pass!"), "alice@example.com")
         .await;
     t.create_user("locked", Some("S3cure-pass!"), "locked@example.com")
         .await;
+    let (status, body) = t
+        .scim(
+            reqwest::Method::POST,
+            "/Users",
+            Some(serde_json::json!({
+                "userName": "elsewhere", "password": "S3cure-pass!",
+                common::ACCOUNT_URN: {"ipAllowList": ["10.0.0.0/8"]},
+            })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
     let mut ldap = t.ldap().await;
     assert_eq!(
         ldap.simple_bind(&user_dn("locked"), "wrong")
@@ -41,6 +53,11 @@ async fn unknown_users_wrong_passwords_and_locked_accounts_fail_alike() {
         ("unknown user", user_dn("nobody"), "S3cure-pass!"),
         ("wrong password", user_dn("alice"), "wrong-password"),
         ("locked account", user_dn("locked"), "S3cure-pass!"),
+        (
+            "outside its IP allow-list",
+            user_dn("elsewhere"),
+            "S3cure-pass!",
+        ),
     ];
     // One round first, not measured (warm connections and caches).
     for (_, dn, password) in &cases {
