@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use roster::config::Config;
 use roster::directory::{Actor, Directory, Filter, Group, Query, SystemClock, TokenScope, User};
+use roster::transfer::users::Format;
 use roster::{open_directory, Server};
 
 // mimalloc: the server allocates many small, short-lived values per request
@@ -55,13 +56,16 @@ enum Command {
     /// Inspect groups; restore or purge banned ones.
     #[command(subcommand)]
     Group(GroupCommand),
-    /// Import users and groups from an LDIF file (for example an export of
-    /// OpenLDAP: `slapcat -n 1`). Password hashes ({SSHA}, {ARGON2}, …)
-    /// are kept as they are; memberships are matched by DN.
-    Import {
-        /// The LDIF file.
-        file: PathBuf,
-    },
+    /// Import users from CSV (a header row naming attributes), JSON lines
+    /// (a SCIM User resource a line) or LDIF (an OpenLDAP or 389-ds dump:
+    /// users, groups and memberships, password hashes kept). Existing
+    /// users (same userName or externalId) are updated, so importing a
+    /// file again changes nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export users or groups in a format `roster import` reads back.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Make certificates.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -190,6 +194,31 @@ enum UserCommand {
         action: MfaAction,
         /// The userName (or id).
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import users (and, from LDIF, groups and memberships).
+    Users {
+        /// The file: .csv, .jsonl/.json or .ldif (or say --format).
+        file: PathBuf,
+        /// csv, json (lines) or ldif; by default the file's extension.
+        #[arg(long)]
+        format: Option<String>,
+        /// Check every row and report the bad ones; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Every served user, on stdout.
+    Users {
+        /// csv or json (lines of SCIM resources).
+        #[arg(long, default_value = "csv")]
+        format: String,
     },
 }
 
@@ -456,6 +485,57 @@ async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
     }
 }
 
+/// Imports a CSV or JSON-lines file of users, with a progress bar on a
+/// terminal and a summary line.
+async fn import_table(
+    directory: &Directory,
+    file: &Path,
+    format: Format,
+    dry_run: bool,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let rows = match format {
+        Format::Csv => roster::transfer::users::read_csv(&text)
+            .map_err(|e| format!("{}: {e}", file.display()))?,
+        _ => roster::transfer::users::read_json_lines(&text),
+    };
+    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed}")
+            .map_err(|e| e.to_string())?,
+    );
+    let started = std::time::Instant::now();
+    let summary =
+        roster::transfer::users::import(directory, &Actor::cli(), rows, dry_run, &|| bar.inc(1))
+            .await;
+    bar.finish_and_clear();
+    for (line, why) in &summary.failed {
+        eprintln!("line {line}: {why}");
+    }
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "{}: {} users {verb} created, {} updated, {} unchanged; {} rows failed ({:.1} s){}",
+        file.display(),
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.failed.len(),
+        started.elapsed().as_secs_f64(),
+        if dry_run {
+            "; nothing was written (dry run)"
+        } else {
+            ""
+        }
+    );
+    match summary.failed.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "{} rows could not be imported",
+            summary.failed.len()
+        )),
+    }
+}
+
 async fn import(directory: &Directory, config: &Config, file: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let base = roster::ldap::dn::Dn::parse(&config.base_dn).map_err(|e| e.to_string())?;
@@ -616,7 +696,36 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{} ({}) is purged", group.attrs.display_name, group.id);
         }
-        Command::Import { file } => import(&directory, &config, &file).await?,
+        Command::Import(ImportCommand::Users {
+            file,
+            format,
+            dry_run,
+        }) => {
+            let format = match format {
+                Some(f) => Format::parse(&f).ok_or(format!("unknown format {f}"))?,
+                None => Format::of_path(&file).ok_or(
+                    "say the file's format with --format csv|json|ldif (its name does not)",
+                )?,
+            };
+            match format {
+                Format::Ldif if dry_run => return Err("--dry-run is for CSV and JSON".into()),
+                Format::Ldif => import(&directory, &config, &file).await?,
+                _ => import_table(&directory, &file, format, dry_run).await?,
+            }
+        }
+        Command::Export(ExportCommand::Users { format }) => {
+            let users = roster::transfer::users::all_users(&directory)
+                .await
+                .map_err(|e| e.to_string())?;
+            let text = match Format::parse(&format) {
+                Some(Format::Csv) => roster::transfer::users::write_csv(&users)?,
+                Some(Format::JsonLines) => {
+                    roster::transfer::users::write_json_lines(&directory, &users)
+                }
+                _ => return Err(format!("cannot export users as {format}: csv or json")),
+            };
+            print!("{text}");
+        }
         Command::Audit {
             limit,
             json,

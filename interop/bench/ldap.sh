@@ -89,7 +89,7 @@ data_dir = "$work/roster-data"
 rehash_on_bind = false
 EOF
 echo "loading Roster (roster import)"
-"$roster_bin" import --config "$work/roster.toml" "$work/data.ldif"
+"$roster_bin" import users --config "$work/roster.toml" "$work/data.ldif"
 roster_port=$(port)
 start_roster() { # CONFIG
     setsid "$roster_bin" serve --config "$1" --http-listen 127.0.0.1:0 \

@@ -27,7 +27,7 @@ pub struct Enrolment {
 impl Directory {
     /// Checks a new password against the quality rules and, for an
     /// existing user `id`, the history; every rule broken is named.
-    pub(super) async fn check_new_password(
+    pub async fn check_password(
         &self,
         password: &str,
         attrs: &UserAttrs,
@@ -84,7 +84,7 @@ impl Directory {
                 }
             }
             Some(p) => {
-                self.check_new_password(p, attrs, id).await?;
+                self.check_password(p, attrs, id).await?;
                 Ok(Some(self.hasher.hash(p).await?))
             }
             None => Ok(None),
@@ -154,8 +154,7 @@ impl Directory {
         reset: bool,
     ) -> Result<()> {
         let user = self.get_user(id).await?;
-        self.check_new_password(password, &user.attrs, Some(id))
-            .await?;
+        self.check_password(password, &user.attrs, Some(id)).await?;
         let hash = self.hasher.hash(password).await?;
         let now = self.now();
         let must_change = reset && self.must_change_after_reset;
@@ -261,7 +260,7 @@ impl Directory {
         password: &str,
     ) -> Result<User> {
         let user = self.invited_user(token).await?;
-        self.check_new_password(password, &user.attrs, Some(user.id))
+        self.check_password(password, &user.attrs, Some(user.id))
             .await?;
         self.store
             .invite_user(&token::digest_hex(token), self.now(), true)

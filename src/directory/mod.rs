@@ -210,6 +210,12 @@ impl Directory {
         }
     }
 
+    /// Checks a user's attributes as a write would (for a dry run): the
+    /// normalised attributes, or the rule they break.
+    pub fn check_user(&self, attrs: UserAttrs) -> Result<UserAttrs> {
+        validate::user(attrs)
+    }
+
     /// The POSIX settings, when POSIX accounts are served.
     pub fn posix(&self) -> Option<&PosixConfig> {
         self.posix.as_deref().map(|a| &a.config)

@@ -3,6 +3,8 @@
 //! (password hashes kept as they are, memberships by DN).
 
 pub mod ldif;
+pub mod table;
+pub mod users;
 
 use std::collections::HashMap;
 

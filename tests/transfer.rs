@@ -1,0 +1,149 @@
+//! Import and export of users as CSV and JSON lines through the `roster`
+//! command line, against a running server's store: a dry run reports every
+//! bad row and writes nothing; an import creates, a second one changes
+//! nothing, an edited file updates only what it holds; an export reads
+//! back unchanged.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{bind_rc, cli, start_with, until, TestServer};
+use reqwest::{Method, StatusCode};
+
+fn write(t: &TestServer, name: &str, text: &str) -> String {
+    let path = t.config.data_dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const CSV: &str = "\
+User Name,First Name,Last Name,Email,Title,password,uidNumber
+ann,Ann,Lee,ann@example.com,Engineer,Orchid-pass-01,7001
+bob,Bob,Ray,bob@example.com,,,7002
+Łukasz,Łukasz,Ó,lukasz@example.com,Tester,,
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_imports_once_updates_what_changed_and_round_trips() {
+    let t = start_with(|c| c.store.refresh_interval = Duration::from_millis(100)).await;
+
+    // A dry run with bad rows: every one reported by line, nothing written.
+    let bad = format!(
+        "{CSV}carl,Carl,,not-an-email,,,\nann,Again,,,,,\ndora,Dora,,,,short,\neve,Eve,,,,,seven\n"
+    );
+    let path = write(&t, "bad.csv", &bad);
+    let (ok, out) = cli(&t, &["import", "users", &path, "--dry-run"]);
+    assert!(!ok, "{out}");
+    for expected in [
+        "line 5: emails",
+        "line 6: userName:ann is on an earlier row too",
+        "line 7: password",
+        "line 8: uidNumber",
+        "3 users would be created",
+        "4 rows failed",
+        "nothing was written",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in {out}");
+    }
+    let (_, list) = t.scim(Method::GET, "/Users", None).await;
+    assert_eq!(list["totalResults"], 0, "a dry run writes nothing");
+
+    // The import proper, then the same file again.
+    let path = write(&t, "users.csv", CSV);
+    let (ok, out) = cli(&t, &["import", "users", &path]);
+    assert!(
+        ok && out.contains("3 users were created, 0 updated, 0 unchanged; 0 rows failed"),
+        "{out}"
+    );
+    let (ok, out) = cli(&t, &["import", "users", &path]);
+    assert!(
+        ok && out.contains("0 users were created, 0 updated, 3 unchanged"),
+        "{out}"
+    );
+    until("the server sees the import", async || {
+        bind_rc(&t, "ann", "Orchid-pass-01").await == 0
+    })
+    .await;
+    let (_, ann) = t
+        .scim(Method::GET, "/Users?filter=userName+eq+%22ann%22", None)
+        .await;
+    let ann = &ann["Resources"][0];
+    assert_eq!(ann["name"]["familyName"], "Lee");
+    assert_eq!(ann["title"], "Engineer");
+    assert_eq!(
+        ann["urn:roster:params:scim:schemas:extension:posix:1.0:User"]["uidNumber"],
+        7001
+    );
+
+    // A file with fewer columns updates what it has and keeps the rest.
+    let path = write(&t, "titles.csv", "userName,title\nann,Architect\nbob,\n");
+    let (ok, out) = cli(&t, &["import", "users", &path]);
+    assert!(
+        ok && out.contains("0 users were created, 1 updated, 1 unchanged"),
+        "{out}"
+    );
+    until("the new title is served", async || {
+        let (_, r) = t
+            .scim(Method::GET, "/Users?filter=title+eq+%22Architect%22", None)
+            .await;
+        r["totalResults"] == 1
+    })
+    .await;
+
+    // Export, import into an empty directory, export again: the same text.
+    let (ok, exported) = cli(&t, &["export", "users", "--format", "csv"]);
+    assert!(ok, "{exported}");
+    assert!(
+        exported.starts_with("userName,externalId,name.givenName"),
+        "{exported}"
+    );
+    assert!(exported.contains("Łukasz,,Łukasz,Ó"), "{exported}");
+    assert!(
+        !exported.contains("Orchid-pass-01"),
+        "no password is exported"
+    );
+    let other = start_with(|_| {}).await;
+    let path = write(&other, "export.csv", &exported);
+    let (ok, out) = cli(&other, &["import", "users", &path]);
+    assert!(ok && out.contains("3 users were created"), "{out}");
+    let (_, again) = cli(&other, &["export", "users", "--format", "csv"]);
+    assert_eq!(again, exported);
+    let (status, _) = other
+        .scim(Method::GET, "/Users?filter=userName+eq+%22bob%22", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_lines_round_trip_with_extensions() {
+    let t = start_with(|_| {}).await;
+    let lines = concat!(
+        r#"{"userName":"ann","name":{"givenName":"Ann"},"emails":[{"value":"ann@example.com","primary":true},{"value":"a.lee@example.org","type":"home"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"R&D"},"urn:roster:params:scim:schemas:extension:account:1.0:User":{"reportsOnly":true}}"#,
+        "\n\n",
+        r#"{"userName":"bob","active":false,"phoneNumbers":[{"value":"+1 555 0100","type":"work"}]}"#,
+        "\n",
+        "not json\n",
+    );
+    let path = write(&t, "users.jsonl", lines);
+    let (ok, out) = cli(&t, &["import", "users", &path]);
+    assert!(!ok && out.contains("line 4: not JSON"), "{out}");
+    assert!(out.contains("2 users were created"), "{out}");
+    let (ok, exported) = cli(&t, &["export", "users", "--format", "json"]);
+    assert!(ok, "{exported}");
+    assert!(exported.contains(r#""department":"R&D""#), "{exported}");
+    assert!(exported.contains(r#""reportsOnly":true"#), "{exported}");
+    assert!(exported.contains(r#""active":false"#), "{exported}");
+    let path = write(&t, "export.jsonl", &exported);
+    let (ok, out) = cli(&t, &["import", "users", &path]);
+    assert!(
+        ok && out.contains("0 users were created, 0 updated, 2 unchanged"),
+        "{out}"
+    );
+    let other = start_with(|_| {}).await;
+    let path = write(&other, "export.jsonl", &exported);
+    let (ok, out) = cli(&other, &["import", "users", &path]);
+    assert!(ok && out.contains("2 users were created"), "{out}");
+    let (_, again) = cli(&other, &["export", "users", "--format", "json"]);
+    assert_eq!(again, exported);
+}
