@@ -152,6 +152,22 @@ enum UserCommand {
         /// List the banned users (deleted over SCIM, kept with their history).
         #[arg(long)]
         banned: bool,
+        /// Only users whose userName, first name, last name or email
+        /// contains TEXT (ignoring case).
+        #[arg(long)]
+        search: Option<String>,
+        /// Only users with this status: active, disabled, locked, inactive.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one user: every attribute, status, MFA state, last login,
+    /// who created it and when.
+    Show {
+        /// The userName (or id).
+        name: String,
+        /// Print the SCIM resource (with the account state) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Re-validate a locked, inactive or disabled user: active again, failed
     /// logins cleared, the inactivity clock restarted.
@@ -239,6 +255,14 @@ enum GroupCommand {
         /// List the banned groups (deleted over SCIM, kept with their history).
         #[arg(long)]
         banned: bool,
+    },
+    /// Show one group: its members, who created it and when.
+    Show {
+        /// The group's name (or id).
+        name: String,
+        /// Print the SCIM resource as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Bring a banned group back (its memberships ended with the ban).
     Restore {
@@ -469,19 +493,217 @@ fn print_users(users: &[User], json: bool, header: bool) {
     }
 }
 
-async fn list_users(directory: &Directory, json: bool) -> Result<(), String> {
+/// The served users `filter` selects, by userName.
+async fn served_users(directory: &Directory, filter: Filter<User>) -> Result<Vec<User>, String> {
     const PAGE: usize = 1000;
-    let mut offset = 0;
+    let mut users = Vec::new();
     loop {
         let page = directory
-            .find_users(&Query::new(Filter::True, offset, PAGE))
+            .find_users(&Query::new(filter.clone(), users.len(), PAGE))
             .await
             .map_err(|e| e.to_string())?;
-        print_users(&page.items, json, offset == 0);
-        offset += page.items.len();
-        if page.items.len() < PAGE || offset >= page.total {
-            return Ok(());
+        let n = page.items.len();
+        users.extend(page.items);
+        if n < PAGE || users.len() >= page.total {
+            return Ok(users);
         }
+    }
+}
+
+/// The attributes `--search` looks in.
+const SEARCHED: [&str; 4] = [
+    "userName",
+    "name.givenName",
+    "name.familyName",
+    "emails.value",
+];
+
+/// userName, first name, last name or email contains `text`.
+fn search_filter(text: &str) -> Filter<User> {
+    use roster::directory::attributes::{by_key, USER_ATTRS};
+    Filter::Or(
+        SEARCHED
+            .iter()
+            .filter_map(|key| by_key(USER_ATTRS, key))
+            .map(|def| {
+                Filter::Compare(
+                    def,
+                    roster::directory::Op::Co,
+                    roster::directory::Value::Str(text.into()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The same test as [`search_filter`], on a user in hand (banned users are
+/// not searched by the store).
+fn matches_search(user: &User, text: &str) -> bool {
+    let text = text.to_lowercase();
+    let a = &user.attrs;
+    std::iter::once(Some(a.user_name.as_str()))
+        .chain([a.name.given_name.as_deref(), a.name.family_name.as_deref()])
+        .chain(a.emails.iter().map(|e| Some(e.value.as_str())))
+        .flatten()
+        .any(|v| v.to_lowercase().contains(&text))
+}
+
+/// A served group named by name or id.
+async fn served_group(directory: &Directory, name: &str) -> Result<Group, String> {
+    if let Ok(id) = uuid::Uuid::parse_str(name) {
+        return directory.get_group(id).await.map_err(|e| e.to_string());
+    }
+    use roster::directory::attributes::{by_key, GROUP_ATTRS};
+    let def = by_key(GROUP_ATTRS, "displayName").ok_or("no displayName attribute")?;
+    let filter = Filter::Compare(
+        def,
+        roster::directory::Op::Eq,
+        roster::directory::Value::Str(name.into()),
+    );
+    let page = directory
+        .find_groups(&Query::new(filter, 0, 1), true)
+        .await
+        .map_err(|e| e.to_string())?;
+    page.items
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no group {name}"))
+}
+
+fn show_user(directory: &Directory, user: &User, json: bool) {
+    let mut resource = roster::scim::resources::user_to_json(user, "", directory.policy());
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resource).unwrap_or_default()
+        );
+        return;
+    }
+    let a = &user.attrs;
+    let time =
+        |t: Option<roster::directory::Timestamp>| t.map_or("never".to_string(), |t| t.rfc3339());
+    let mut lines: Vec<(&str, String)> = vec![
+        ("userName", a.user_name.clone()),
+        ("id", user.id.to_string()),
+        ("status", user.status.as_str().to_string()),
+        ("displayName", a.display_name.clone().unwrap_or_default()),
+        (
+            "name",
+            [a.name.given_name.as_deref(), a.name.family_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        (
+            "emails",
+            a.emails
+                .iter()
+                .map(|e| e.value.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "groups",
+            user.groups
+                .iter()
+                .map(|g| g.display_name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "mfa",
+            format!(
+                "{} [{}]",
+                user.mfa_state().as_str(),
+                user.mfa_methods().join(", ")
+            ),
+        ),
+        ("lastLogin", time(user.logins.last_success)),
+        ("failedLogins", user.logins.failed.to_string()),
+        ("passwordChangedAt", time(user.password_changed)),
+        (
+            "passwordExpiresAt",
+            time(directory.policy().password_expires(user)),
+        ),
+        (
+            "created",
+            format!(
+                "{} by {}",
+                user.meta.created.rfc3339(),
+                user.meta.created_by
+            ),
+        ),
+        (
+            "modified",
+            format!(
+                "{} by {}",
+                user.meta.modified.rfc3339(),
+                user.meta.modified_by
+            ),
+        ),
+    ];
+    // The rest of the resource, as SCIM has it.
+    if let Some(map) = resource.as_object_mut() {
+        for key in [
+            "schemas",
+            "id",
+            "userName",
+            "displayName",
+            "name",
+            "emails",
+            "groups",
+            "meta",
+            "active",
+            roster::directory::attributes::ACCOUNT_USER_URN,
+        ] {
+            map.remove(key);
+        }
+        for (key, value) in map.iter() {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            lines.push((key.as_str(), text));
+        }
+        for (key, value) in lines {
+            if !value.is_empty() {
+                println!("{key:<18} {value}");
+            }
+        }
+    }
+}
+
+fn show_group(group: &Group, json: bool) {
+    if json {
+        let resource = roster::scim::resources::group_to_json(group, "", true);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resource).unwrap_or_default()
+        );
+        return;
+    }
+    println!("{:<10} {}", "name", group.attrs.display_name);
+    println!("{:<10} {}", "id", group.id);
+    println!(
+        "{:<10} {} by {}",
+        "created",
+        group.meta.created.rfc3339(),
+        group.meta.created_by
+    );
+    println!(
+        "{:<10} {} by {}",
+        "modified",
+        group.meta.modified.rfc3339(),
+        group.meta.modified_by
+    );
+    println!("{:<10} {}", "members", group.members.len());
+    for m in &group.members {
+        println!(
+            "  {} {}",
+            m.kind.as_str(),
+            m.display.as_deref().unwrap_or(&m.name)
+        );
     }
 }
 
@@ -602,11 +824,38 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::User(UserCommand::List {
             json,
-            banned: false,
-        }) => list_users(&directory, json).await?,
-        Command::User(UserCommand::List { json, banned: true }) => {
-            let users = directory.banned_users().await.map_err(|e| e.to_string())?;
+            banned,
+            search,
+            status,
+        }) => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(s) => Some(roster::directory::Status::parse(s).ok_or(format!(
+                    "unknown status {s}: active, disabled, locked or inactive"
+                ))?),
+            };
+            let filter = match &search {
+                Some(text) => search_filter(text),
+                None => Filter::True,
+            };
+            let users = match banned {
+                true => directory.banned_users().await.map_err(|e| e.to_string())?,
+                false => served_users(&directory, filter).await?,
+            };
+            let users: Vec<User> = users
+                .into_iter()
+                .filter(|u| status.is_none_or(|s| u.status == s))
+                .filter(|u| !banned || search.as_deref().is_none_or(|t| matches_search(u, t)))
+                .collect();
             print_users(&users, json, true);
+        }
+        Command::User(UserCommand::Show { name, json }) => {
+            let user = served_user(&directory, &name).await?;
+            show_user(&directory, &user, json);
+        }
+        Command::Group(GroupCommand::Show { name, json }) => {
+            let group = served_group(&directory, &name).await?;
+            show_group(&group, json);
         }
         Command::User(UserCommand::Activate { name }) => {
             let user = served_user(&directory, &name).await?;
