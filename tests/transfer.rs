@@ -76,6 +76,16 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
         7001
     );
 
+    // A batch with a row the store refuses (a uidNumber taken) falls back
+    // to one at a time: the others are created, that one is reported.
+    let path = write(&t, "clash.csv", "userName,uidNumber\ncleo,7001\ndan,\n");
+    let (ok, out) = cli(&t, &["import", "users", &path]);
+    assert!(
+        !ok && out.contains("line 2: uidNumber is already in use"),
+        "{out}"
+    );
+    assert!(out.contains("1 users were created"), "{out}");
+
     // A file with fewer columns updates what it has and keeps the rest.
     let path = write(&t, "titles.csv", "userName,title\nann,Architect\nbob,\n");
     let (ok, out) = cli(&t, &["import", "users", &path]);
@@ -106,7 +116,7 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
     let other = start_with(|_| {}).await;
     let path = write(&other, "export.csv", &exported);
     let (ok, out) = cli(&other, &["import", "users", &path]);
-    assert!(ok && out.contains("3 users were created"), "{out}");
+    assert!(ok && out.contains("4 users were created"), "{out}");
     let (_, again) = cli(&other, &["export", "users", "--format", "csv"]);
     assert_eq!(again, exported);
     let (status, _) = other

@@ -55,6 +55,35 @@ pub enum Warning {
     GraceLeft(i64),
 }
 
+/// A new account for `Directory::create_users`.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub attrs: UserAttrs,
+    pub active: bool,
+    pub credential: Credential,
+}
+
+/// How a new account's password arrives.
+#[derive(Clone)]
+pub enum Credential {
+    None,
+    /// A password to check against the policy and hash.
+    Password(String),
+    /// A hash from another directory (`{SSHA}…`, `$argon2id$…`).
+    Hash(String),
+}
+
+// By hand: a password never reaches a log line.
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::None => "None",
+            Credential::Password(_) => "Password(********)",
+            Credential::Hash(_) => "Hash(…)",
+        })
+    }
+}
+
 /// Why credentials are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
@@ -262,6 +291,19 @@ impl Directory {
         active: bool,
         hash: Option<&str>,
     ) -> Result<User> {
+        let (user, event) = self.new_record(actor, attrs, active, hash.is_some());
+        self.store.insert_user(&user, hash, &event).await?;
+        Ok(user)
+    }
+
+    /// A new user's record, and the event of its creation.
+    fn new_record(
+        &self,
+        actor: &Actor,
+        attrs: UserAttrs,
+        active: bool,
+        with_password: bool,
+    ) -> (User, AuditEvent) {
         let now = self.now();
         let user = User {
             id: Uuid::new_v4(),
@@ -279,11 +321,11 @@ impl Directory {
                 modified_by: actor.reference(),
             },
             groups: Vec::new(),
-            password_changed: hash.map(|_| now),
+            password_changed: with_password.then_some(now),
             logins: Logins::default(),
         };
         let mut changed = vec!["userName".to_string()];
-        if hash.is_some() {
+        if with_password {
             changed.push("password".into());
         }
         let event = AuditEvent::new(
@@ -295,8 +337,93 @@ impl Directory {
             &user.attrs.user_name,
             changed,
         );
-        self.store.insert_user(&user, hash, &event).await?;
-        Ok(user)
+        (user, event)
+    }
+
+    /// Creates many users (an import's batch): each checked as
+    /// `create_user` / `import_user` would, then all written in one
+    /// transaction; when that fails (a name taken meanwhile, say), one at
+    /// a time, so that each gets its own outcome. In the order given.
+    pub async fn create_users(
+        &self,
+        actor: &Actor,
+        accounts: Vec<NewAccount>,
+    ) -> Vec<Result<User>> {
+        let prepared =
+            futures::future::join_all(accounts.into_iter().map(|a| self.prepare_account(actor, a)))
+                .await;
+        let mut batch = Vec::new();
+        let mut results: Vec<Option<Result<User>>> = Vec::with_capacity(prepared.len());
+        for p in &prepared {
+            match p {
+                // Its error is answered below, from `prepared`.
+                Err(_) => results.push(None),
+                Ok((attrs, active, hash)) => {
+                    let mut attrs = attrs.clone();
+                    attrs.active_unassigned = false;
+                    if let Some(posix) = &self.posix {
+                        attrs
+                            .posix
+                            .gid_number
+                            .get_or_insert(posix.config.primary_gid);
+                        if attrs.posix.uid_number.is_none() {
+                            match posix.next(&self.store, posix::Kind::Uid).await {
+                                Ok(n) => attrs.posix.uid_number = Some(n),
+                                Err(e) => {
+                                    results.push(Some(Err(e)));
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    let (user, event) = self.new_record(actor, attrs, *active, hash.is_some());
+                    batch.push(store::NewUser {
+                        user,
+                        hash: hash.clone(),
+                        event,
+                    });
+                    results.push(None);
+                }
+            }
+        }
+        let written = self.store.insert_users(&batch).await.is_ok();
+        let mut made = batch.into_iter();
+        let mut out = Vec::with_capacity(results.len());
+        for (slot, p) in results.into_iter().zip(prepared) {
+            out.push(match (slot, p) {
+                (Some(done), _) => done,
+                (None, Ok((attrs, active, hash))) => match (written, made.next()) {
+                    (true, Some(n)) => Ok(n.user),
+                    _ => self.insert_new_user(actor, attrs, active, hash).await,
+                },
+                (None, Err(e)) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// Checks a new account and hashes its password.
+    async fn prepare_account(
+        &self,
+        actor: &Actor,
+        account: NewAccount,
+    ) -> Result<(UserAttrs, bool, Option<String>)> {
+        let attrs = validate::user(account.attrs)?;
+        let hash = match account.credential {
+            Credential::None => None,
+            Credential::Password(p) => {
+                self.hash_new_password(actor, &Some(p), &attrs, None)
+                    .await?
+            }
+            Credential::Hash(h) if password::is_verifiable(&h) => Some(h),
+            Credential::Hash(_) => {
+                return Err(DirectoryError::invalid(
+                    "password",
+                    "the hash scheme is not one Roster verifies",
+                ))
+            }
+        };
+        Ok((attrs, account.active, hash))
     }
 
     /// Creates a user whose password arrives already hashed, as when

@@ -22,6 +22,15 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+/// A new user for `Store::insert_users`: the record, its password hash (if
+/// any) and its creation event.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub user: User,
+    pub hash: Option<String>,
+    pub event: AuditEvent,
+}
+
 /// A user's TOTP secrets (base32), as stored.
 #[derive(Debug, Clone, Default)]
 pub struct TotpSecrets {
@@ -46,6 +55,10 @@ pub trait Store: Send + Sync {
         password_hash: Option<&str>,
         event: &AuditEvent,
     ) -> Result<(), StoreError>;
+
+    /// Inserts many new users in one transaction, all or none (an import's
+    /// batch; on a failure the caller inserts them one at a time).
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError>;
 
     /// Replaces a user's attributes and status, provided its stored version
     /// is still `expected_version`. A `Some` hash replaces the password.

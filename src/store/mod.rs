@@ -3,6 +3,7 @@
 //! its own connection setup and migrations (`sqlite.rs`, `postgres.rs`);
 //! the statements themselves are written once, in portable SQL.
 
+mod bulk;
 mod credentials;
 mod packed;
 mod postgres;
@@ -24,7 +25,7 @@ use uuid::Uuid;
 use crate::config::StoreConfig;
 use crate::directory::attributes::user_index;
 use crate::directory::policy::LockRule;
-use crate::directory::store::{AuditFilter, TotpSecrets};
+use crate::directory::store::{AuditFilter, NewUser, TotpSecrets};
 use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Logins, Member, MemberKind, Meta, Page, Query, Status,
     Store, StoreError, Timestamp, TokenRecord, TokenScope, User, UserAttrs,
@@ -840,6 +841,10 @@ impl Store for SqlStore {
         write_audit(conn, &event, &own).await?;
         Ok(())
         }))).await
+    }
+
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
+        self.insert_many(users).await
     }
 
     async fn update_user(

@@ -20,7 +20,7 @@ use super::view::{Loading, View};
 use super::{OwnEvents, SqlStore};
 use crate::config::StoreConfig;
 use crate::directory::policy::LockRule;
-use crate::directory::store::{AuditFilter, TotpSecrets};
+use crate::directory::store::{AuditFilter, NewUser, TotpSecrets};
 use crate::directory::{
     AuditEvent, Group, Member, MemberKind, Page, Query, Status, Store, StoreError, Timestamp,
     TokenRecord, User,
@@ -165,6 +165,14 @@ impl Store for ViewedStore {
     ) -> Result<(), StoreError> {
         self.sql.insert_user(user, password_hash, event).await?;
         self.view.put_user(user);
+        Ok(())
+    }
+
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
+        self.sql.insert_users(users).await?;
+        for n in users {
+            self.view.put_user(&n.user);
+        }
         Ok(())
     }
 

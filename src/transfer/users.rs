@@ -13,12 +13,30 @@ use super::table::{self, Layout};
 use crate::directory::attributes::{by_key, USER_ATTRS};
 use crate::directory::password::names_a_scheme;
 use crate::directory::{
-    Actor, Directory, DirectoryError, Filter, Op, Query, User, UserChange, Value as QueryValue,
+    Actor, Credential, Directory, DirectoryError, Filter, NewAccount, Op, Query, User, UserChange,
+    Value as QueryValue,
 };
 use crate::scim::resources::{user_from_json, user_to_json, UserInput};
 
-/// Rows written at once (the store's group commit shares their commits).
+/// Rows read or updated at once (the store's group commit shares their
+/// commits).
 const IN_FLIGHT: usize = 64;
+
+/// New users written in one transaction.
+const BATCH: usize = 500;
+
+/// The account a row creates.
+fn account(input: &UserInput) -> NewAccount {
+    NewAccount {
+        attrs: input.attrs.clone(),
+        active: input.active.unwrap_or(true),
+        credential: match &input.password {
+            None => Credential::None,
+            Some(p) if names_a_scheme(p) => Credential::Hash(p.clone()),
+            Some(p) => Credential::Password(p.clone()),
+        },
+    }
+}
 
 /// A file of users: its format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,19 +251,9 @@ async fn apply(directory: &Directory, actor: &Actor, plan: Plan) -> Result<Done,
     let done = plan.done();
     match plan {
         Plan::Create(input) => {
-            let active = input.active.unwrap_or(true);
-            match input.password {
-                Some(p) if names_a_scheme(&p) => {
-                    directory
-                        .import_user(actor, input.attrs, active, Some(p))
-                        .await?
-                }
-                password => {
-                    directory
-                        .create_user(actor, input.attrs, active, password)
-                        .await?
-                }
-            };
+            let mut made = directory.create_users(actor, vec![account(&input)]).await;
+            made.pop()
+                .unwrap_or_else(|| Err(DirectoryError::Internal("nothing created".into())))?;
         }
         Plan::Update(current, input) => {
             let change = UserChange {
@@ -295,21 +303,53 @@ pub async fn import(
             }
         }
     }
-    let outcomes: Vec<(usize, Result<Done, String>)> = stream::iter(valid)
-        .map(|(line, user)| async move {
-            let outcome = match plan(directory, &user).await {
-                Ok(plan) if dry_run => Ok(plan.done()),
-                Ok(plan) => apply(directory, actor, plan)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(why) => Err(why),
-            };
+    let plans: Vec<(usize, Result<Plan, String>)> = stream::iter(valid)
+        .map(|(line, user)| async move { (line, plan(directory, &user).await) })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut outcomes: Vec<(usize, Result<Done, String>)> = Vec::with_capacity(plans.len());
+    let mut creates = Vec::new();
+    let mut updates = Vec::new();
+    for (line, plan) in plans {
+        match plan {
+            Ok(plan) if dry_run => {
+                progress();
+                outcomes.push((line, Ok(plan.done())));
+            }
+            Ok(Plan::Create(input)) => creates.push((line, input)),
+            Ok(plan) => updates.push((line, plan)),
+            Err(why) => {
+                progress();
+                outcomes.push((line, Err(why)));
+            }
+        }
+    }
+    // New users in batches, each batch one transaction.
+    creates.sort_by_key(|(line, _)| *line);
+    for chunk in creates.chunks(BATCH) {
+        let accounts = chunk.iter().map(|(_, input)| account(input)).collect();
+        let made = directory.create_users(actor, accounts).await;
+        for ((line, _), result) in chunk.iter().zip(made) {
+            progress();
+            outcomes.push((
+                *line,
+                result.map(|_| Done::Created).map_err(|e| e.to_string()),
+            ));
+        }
+    }
+    let updated: Vec<(usize, Result<Done, String>)> = stream::iter(updates)
+        .map(|(line, plan)| async move {
+            let outcome = apply(directory, actor, plan)
+                .await
+                .map_err(|e| e.to_string());
             progress();
             (line, outcome)
         })
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
+    outcomes.extend(updated);
     for (line, outcome) in outcomes {
         match outcome {
             Ok(Done::Created) => summary.created += 1,
