@@ -232,7 +232,8 @@ enum ImportCommand {
 enum ExportCommand {
     /// Every served user, on stdout.
     Users {
-        /// csv or json (lines of SCIM resources).
+        /// csv, json (lines of SCIM resources) or ldif (inetOrgPerson and
+        /// posixAccount entries, without passwords).
         #[arg(long, default_value = "csv")]
         format: String,
     },
@@ -971,7 +972,17 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Some(Format::JsonLines) => {
                     roster::transfer::users::write_json_lines(&directory, &users)
                 }
-                _ => return Err(format!("cannot export users as {format}: csv or json")),
+                Some(Format::Ldif) => {
+                    let base =
+                        roster::ldap::dn::Dn::parse(&config.base_dn).map_err(|e| e.to_string())?;
+                    let tree = roster::ldap::tree::Tree::new(base);
+                    roster::transfer::write_users_ldif(&tree, &users)
+                }
+                None => {
+                    return Err(format!(
+                        "cannot export users as {format}: csv, json or ldif"
+                    ))
+                }
             };
             print!("{text}");
         }

@@ -157,3 +157,37 @@ async fn json_lines_round_trip_with_extensions() {
     let (_, again) = cli(&other, &["export", "users", "--format", "json"]);
     assert_eq!(again, exported);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ldif_exports_read_back_unchanged() {
+    let t = start_with(|_| {}).await;
+    let (status, body) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(serde_json::json!({
+                "userName": "łukasz", "displayName": "Łukasz Ó", "title": "Tester",
+                "name": {"givenName": "Łukasz", "familyName": "Ó"},
+                "emails": [{"value": "l@example.org"}, {"value": "lukasz@example.com", "primary": true}],
+                "phoneNumbers": [{"value": "+48 600 000 000", "type": "mobile"}, {"value": "+48 22 000", "type": "work"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "QA", "employeeNumber": "42"},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    t.create_user("bob", None, "bob@example.com").await;
+    let (ok, exported) = cli(&t, &["export", "users", "--format", "ldif"]);
+    assert!(ok, "{exported}");
+    assert!(
+        exported.contains("dn:: "),
+        "a non-ASCII DN is base64: {exported}"
+    );
+    assert!(exported.contains("mobile: +48 600 000 000"), "{exported}");
+    assert!(exported.contains("objectClass: posixAccount"), "{exported}");
+    let other = start_with(|_| {}).await;
+    let path = write(&other, "export.ldif", &exported);
+    let (ok, out) = cli(&other, &["import", "users", &path]);
+    assert!(ok && out.contains("imported 2 users"), "{out}");
+    let (_, again) = cli(&other, &["export", "users", "--format", "ldif"]);
+    assert_eq!(again, exported);
+}

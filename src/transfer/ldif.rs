@@ -140,6 +140,37 @@ fn attribute(number: usize, line: &str) -> Result<(String, String), LdifError> {
     Ok((name, value))
 }
 
+/// Whether a value can be written as it is (RFC 2849 SAFE-STRING);
+/// otherwise it is written base64-encoded after `::`.
+fn is_safe(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes
+        .iter()
+        .all(|b| b.is_ascii() && !matches!(b, b'\0' | b'\n' | b'\r'))
+        && !matches!(bytes.first(), Some(b' ' | b':' | b'<'))
+        && !value.ends_with(' ')
+}
+
+/// Writes one entry (a `dn:` line, then each attribute's values, then a
+/// blank line).
+pub fn write_entry(out: &mut String, dn: &str, attrs: &[(&str, Vec<String>)]) {
+    let mut line = |name: &str, value: &str| {
+        if is_safe(value) {
+            out.push_str(&format!("{name}: {value}\n"));
+        } else {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+            out.push_str(&format!("{name}:: {encoded}\n"));
+        }
+    };
+    line("dn", dn);
+    for (name, values) in attrs {
+        for v in values {
+            line(name, v);
+        }
+    }
+    out.push('\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +195,16 @@ mod tests {
         assert!(parse("dn: a\nchangetype: modify\n").is_err());
         assert!(parse("dn: a\njpegPhoto:< file:///x\n").is_err());
         assert!(parse("dn: a\ncn:: !!!\n").is_err());
+        let mut out = String::new();
+        write_entry(
+            &mut out,
+            "uid=ł,dc=x",
+            &[("cn", vec!["Łukasz".into(), " lead".into(), "plain".into()])],
+        );
+        let back = parse(&out).unwrap();
+        assert_eq!(back[0].dn, "uid=ł,dc=x");
+        assert_eq!(back[0].get("cn"), ["Łukasz", " lead", "plain"]);
+        assert!(out.contains("cn: plain\n"), "{out}");
         assert!(parse(" continued\n").is_err());
     }
 }

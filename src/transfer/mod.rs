@@ -151,6 +151,66 @@ fn user_of(e: &Entry) -> Result<Record, String> {
     Ok(Record::User(Box::new(attrs), some(e.first("userPassword"))))
 }
 
+/// A user as the LDIF entry [`user_of`] reads back: inetOrgPerson (and
+/// posixAccount when it has a uidNumber), without its password.
+pub fn user_entry(
+    tree: &Tree,
+    user: &crate::directory::User,
+) -> (String, Vec<(&'static str, Vec<String>)>) {
+    let a = &user.attrs;
+    let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
+    let number = |n: Option<i64>| n.iter().map(i64::to_string).collect::<Vec<_>>();
+    let mut classes = vec!["inetOrgPerson".to_string()];
+    if a.posix.uid_number.is_some() {
+        classes.push("posixAccount".into());
+    }
+    let mut mails: Vec<&MultiValue> = a.emails.iter().collect();
+    mails.sort_by_key(|e| e.primary != Some(true));
+    let phones = |mobile: bool| {
+        a.phone_numbers
+            .iter()
+            .filter(|p| (p.kind.as_deref() == Some("mobile")) == mobile)
+            .map(|p| p.value.clone())
+            .collect::<Vec<_>>()
+    };
+    let enterprise = |key: &str| a.enterprise(key).into_iter().collect::<Vec<_>>();
+    let attrs = vec![
+        ("objectClass", classes),
+        ("uid", vec![a.user_name.clone()]),
+        ("cn", vec![user.common_name().to_string()]),
+        ("displayName", one(&a.display_name)),
+        ("givenName", one(&a.name.given_name)),
+        ("sn", one(&a.name.family_name)),
+        ("mail", mails.iter().map(|e| e.value.clone()).collect()),
+        ("telephoneNumber", phones(false)),
+        ("mobile", phones(true)),
+        ("title", one(&a.title)),
+        ("employeeType", one(&a.user_type)),
+        ("preferredLanguage", one(&a.preferred_language)),
+        ("labeledURI", one(&a.profile_url)),
+        ("employeeNumber", enterprise("employeeNumber")),
+        ("departmentNumber", enterprise("department")),
+        ("o", enterprise("organization")),
+        ("uidNumber", number(a.posix.uid_number)),
+        ("gidNumber", number(a.posix.gid_number)),
+        ("homeDirectory", one(&a.posix.home_directory)),
+        ("loginShell", one(&a.posix.login_shell)),
+        ("gecos", one(&a.posix.gecos)),
+    ];
+    let attrs = attrs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    (tree.user_dn(&a.user_name).to_string(), attrs)
+}
+
+/// Users as LDIF, one entry each.
+pub fn write_users_ldif(tree: &Tree, users: &[crate::directory::User]) -> String {
+    let mut out = String::from("version: 1\n\n");
+    for u in users {
+        let (dn, attrs) = user_entry(tree, u);
+        ldif::write_entry(&mut out, &dn, &attrs);
+    }
+    out
+}
+
 /// A groupOfNames / groupOfUniqueNames / posixGroup entry as a group, with
 /// its members as DNs (memberUid names become user DNs).
 fn group_of(e: &Entry, tree: &Tree) -> Result<Record, String> {
