@@ -71,6 +71,9 @@ pub enum Credential {
     Password(String),
     /// A hash from another directory (`{SSHA}…`, `$argon2id$…`).
     Hash(String),
+    /// A cleartext password already in use elsewhere (an LDIF export's
+    /// `userPassword`): hashed, not held to the quality rules.
+    InUse(String),
 }
 
 // By hand: a password never reaches a log line.
@@ -80,6 +83,7 @@ impl std::fmt::Debug for Credential {
             Credential::None => "None",
             Credential::Password(_) => "Password(********)",
             Credential::Hash(_) => "Hash(…)",
+            Credential::InUse(_) => "InUse(********)",
         })
     }
 }
@@ -416,36 +420,15 @@ impl Directory {
                     .await?
             }
             Credential::Hash(h) if password::is_verifiable(&h) => Some(h),
+            Credential::InUse(p) => Some(self.hash_existing_password(&p).await?),
             Credential::Hash(_) => {
                 return Err(DirectoryError::invalid(
-                    "password",
-                    "the hash scheme is not one Roster verifies",
+                    "userPassword",
+                    "the hash scheme is not one Roster verifies ({SSHA}, {SSHA256}, {SSHA512}, {PBKDF2-SHA256}, {CRYPT} with SHA-crypt, {ARGON2})",
                 ))
             }
         };
         Ok((attrs, account.active, hash))
-    }
-
-    /// Creates a user whose password arrives already hashed, as when
-    /// importing from another directory: `{SSHA}`, `{SSHA256}`, `{SSHA512}`,
-    /// `{ARGON2}` or an argon2 PHC string.
-    pub async fn import_user(
-        &self,
-        actor: &Actor,
-        attrs: UserAttrs,
-        active: bool,
-        hash: Option<String>,
-    ) -> Result<User> {
-        let attrs = validate::user(attrs)?;
-        if let Some(h) = &hash {
-            if !password::is_verifiable(h) {
-                return Err(DirectoryError::invalid(
-                    "userPassword",
-                    "the hash scheme is not one Roster verifies ({SSHA}, {SSHA256}, {SSHA512}, {PBKDF2-SHA256}, {CRYPT} with SHA-crypt, {ARGON2})",
-                ));
-            }
-        }
-        self.insert_new_user(actor, attrs, active, hash).await
     }
 
     /// Replaces a user's writable attributes, and its active flag when

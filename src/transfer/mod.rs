@@ -8,19 +8,18 @@ pub mod users;
 
 use std::collections::HashMap;
 
-use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use crate::directory::{
-    Actor, Directory, DirectoryError, GroupAttrs, MemberRef, MultiValue, Name, PosixAccount,
-    UserAttrs, ENTERPRISE_USER_URN,
+    Actor, Credential, Directory, DirectoryError, GroupAttrs, MemberRef, MultiValue, Name,
+    NewAccount, PosixAccount, UserAttrs, ENTERPRISE_USER_URN,
 };
 use crate::ldap::dn::Dn;
 use crate::ldap::tree::{Place, Tree};
 use ldif::Entry;
 
-/// Creations in flight at once, so that group commit can batch them.
-const IN_FLIGHT: usize = 64;
+/// New users written in one transaction.
+const BATCH: usize = 500;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -274,25 +273,28 @@ pub async fn import_ldif(
         }
     }
 
-    // Users, many at a time so that their commits are shared.
-    let made: Vec<(usize, Created)> = stream::iter(users)
-        .map(|(line, attrs, password)| async move {
-            let name = attrs.user_name.clone();
-            let result = match password {
-                Some(p) if p.starts_with('{') || p.starts_with("$argon2") => {
-                    directory.import_user(actor, *attrs, true, Some(p)).await
-                }
-                Some(p) => match directory.hash_existing_password(&p).await {
-                    Ok(hash) => directory.import_user(actor, *attrs, true, Some(hash)).await,
-                    Err(e) => Err(e),
+    // Users in batches, each one transaction.
+    let mut made: Vec<(usize, Created)> = Vec::with_capacity(users.len());
+    for chunk in users.chunks(BATCH) {
+        let accounts = chunk
+            .iter()
+            .map(|(_, attrs, password)| NewAccount {
+                attrs: (**attrs).clone(),
+                active: true,
+                credential: match password {
+                    Some(p) if p.starts_with('{') || p.starts_with("$argon2") => {
+                        Credential::Hash(p.clone())
+                    }
+                    Some(p) => Credential::InUse(p.clone()),
+                    None => Credential::None,
                 },
-                None => directory.create_user(actor, *attrs, true, None).await,
-            };
-            (line, result.map(|u| (name, u.id)))
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
+            })
+            .collect();
+        let results = directory.create_users(actor, accounts).await;
+        for ((line, _, _), result) in chunk.iter().zip(results) {
+            made.push((*line, result.map(|u| (u.attrs.user_name.clone(), u.id))));
+        }
+    }
     // Member DNs are matched normalised: names without regard to case.
     let mut ids: HashMap<String, Uuid> = HashMap::new();
     for (line, result) in made {
