@@ -226,6 +226,16 @@ enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Import group definitions (JSON lines, as `roster export groups`
+    /// writes them): missing groups are created, and each group gets
+    /// exactly the members its line names.
+    Groups {
+        /// The JSON-lines file.
+        file: PathBuf,
+        /// Check every line; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -237,6 +247,8 @@ enum ExportCommand {
         #[arg(long, default_value = "csv")]
         format: String,
     },
+    /// Every served group as JSON lines, members by name.
+    Groups,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -732,23 +744,37 @@ async fn import_table(
         roster::transfer::users::import(directory, &Actor::cli(), rows, dry_run, &|| bar.inc(1))
             .await;
     bar.finish_and_clear();
+    report_summary(file, "users", &summary, dry_run, Some(started))
+}
+
+/// Prints an import's bad rows and its summary line; an error when a row
+/// failed.
+fn report_summary(
+    file: &Path,
+    what: &str,
+    summary: &roster::transfer::users::Summary,
+    dry_run: bool,
+    started: Option<std::time::Instant>,
+) -> Result<(), String> {
     for (line, why) in &summary.failed {
         eprintln!("line {line}: {why}");
     }
     let verb = if dry_run { "would be" } else { "were" };
+    let took = started.map_or(String::new(), |s| {
+        format!(" ({:.1} s)", s.elapsed().as_secs_f64())
+    });
+    let dry = if dry_run {
+        "; nothing was written (dry run)"
+    } else {
+        ""
+    };
     println!(
-        "{}: {} users {verb} created, {} updated, {} unchanged; {} rows failed ({:.1} s){}",
+        "{}: {} {what} {verb} created, {} updated, {} unchanged; {} rows failed{took}{dry}",
         file.display(),
         summary.created,
         summary.updated,
         summary.unchanged,
         summary.failed.len(),
-        started.elapsed().as_secs_f64(),
-        if dry_run {
-            "; nothing was written (dry run)"
-        } else {
-            ""
-        }
     );
     match summary.failed.is_empty() {
         true => Ok(()),
@@ -962,6 +988,21 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Format::Ldif => import(&directory, &config, &file).await?,
                 _ => import_table(&directory, &file, format, dry_run).await?,
             }
+        }
+        Command::Import(ImportCommand::Groups { file, dry_run }) => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let summary =
+                roster::transfer::groups::import(&directory, &Actor::cli(), &text, dry_run).await;
+            report_summary(&file, "groups", &summary, dry_run, None)?;
+        }
+        Command::Export(ExportCommand::Groups) => {
+            let groups = directory
+                .find_groups(&Query::new(Filter::True, 0, i64::MAX as usize), true)
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            print!("{}", roster::transfer::groups::write_json_lines(&groups));
         }
         Command::Export(ExportCommand::Users { format }) => {
             let users = roster::transfer::users::all_users(&directory)

@@ -191,3 +191,66 @@ async fn ldif_exports_read_back_unchanged() {
     let (_, again) = cli(&other, &["export", "users", "--format", "ldif"]);
     assert_eq!(again, exported);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn group_definitions_move_between_directories_by_name() {
+    let t = start_with(|_| {}).await;
+    let ann = t.create_user("ann", None, "ann@example.com").await;
+    let bob = t.create_user("bob", None, "bob@example.com").await;
+    let devs = t.create_group("devs", &[&ann, &bob]).await;
+    t.create_group("staff", &[&devs]).await;
+    t.create_group("empty", &[]).await;
+    let (ok, exported) = cli(&t, &["export", "groups"]);
+    assert!(ok, "{exported}");
+    assert!(
+        exported
+            .contains(r#""members":[{"type":"User","name":"ann"},{"type":"User","name":"bob"}]"#),
+        "{exported}"
+    );
+    assert!(
+        exported.contains(r#"{"type":"Group","name":"devs"}"#),
+        "{exported}"
+    );
+    assert!(!exported.contains(&ann), "members by name, not id");
+
+    // Another directory with the same users: a dry run, then the import
+    // (staff comes before devs in the file; nesting still resolves).
+    let other = start_with(|_| {}).await;
+    other.create_user("ann", None, "ann@example.com").await;
+    let reversed: String = exported.lines().rev().map(|l| format!("{l}\n")).collect();
+    let path = write(&other, "groups.jsonl", &reversed);
+    let (ok, out) = cli(&other, &["import", "groups", &path, "--dry-run"]);
+    assert!(
+        !ok && out.contains("devs: member User \"bob\" is not in the directory"),
+        "{out}"
+    );
+    other.create_user("bob", None, "bob@example.com").await;
+    let (ok, out) = cli(&other, &["import", "groups", &path, "--dry-run"]);
+    assert!(ok && out.contains("3 groups would be created"), "{out}");
+    let (ok, out) = cli(&other, &["import", "groups", &path]);
+    assert!(
+        ok && out.contains("3 groups were created, 0 updated, 0 unchanged"),
+        "{out}"
+    );
+    let (_, again) = cli(&other, &["export", "groups"]);
+    assert_eq!(again, exported);
+    let (ok, out) = cli(&other, &["import", "groups", &path]);
+    assert!(
+        ok && out.contains("0 groups were created, 0 updated, 3 unchanged"),
+        "{out}"
+    );
+
+    // An edited definition: exactly the members it lists.
+    let edited = exported.replace(r#",{"type":"User","name":"bob"}"#, "");
+    let path = write(&other, "edited.jsonl", &edited);
+    let (ok, out) = cli(&other, &["import", "groups", &path]);
+    assert!(
+        ok && out.contains("0 groups were created, 1 updated, 2 unchanged"),
+        "{out}"
+    );
+    let (ok, out) = cli(&other, &["group", "show", "devs"]);
+    assert!(
+        ok && out.contains("members    1") && !out.contains("bob"),
+        "{out}"
+    );
+}

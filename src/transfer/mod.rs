@@ -2,6 +2,7 @@
 //! LDIF import, the migration path from OpenLDAP and other LDAP servers
 //! (password hashes kept as they are, memberships by DN).
 
+pub mod groups;
 pub mod ldif;
 pub mod table;
 pub mod users;
