@@ -217,9 +217,10 @@ enum UserCommand {
 enum ImportCommand {
     /// Import users (and, from LDIF, groups and memberships).
     Users {
-        /// The file: .csv, .jsonl/.json or .ldif (or say --format).
+        /// The file: .csv, .xlsx (or .xls, .ods), .jsonl/.json or .ldif
+        /// (or say --format).
         file: PathBuf,
-        /// csv, json (lines) or ldif; by default the file's extension.
+        /// csv, xlsx, json (lines) or ldif; by default the file's extension.
         #[arg(long)]
         format: Option<String>,
         /// Check every row and report the bad ones; write nothing.
@@ -728,12 +729,14 @@ async fn import_table(
     format: Format,
     dry_run: bool,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let read =
+        |file: &Path| std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()));
     let rows = match format {
-        Format::Csv => roster::transfer::users::read_csv(&text)
-            .map_err(|e| format!("{}: {e}", file.display()))?,
-        _ => roster::transfer::users::read_json_lines(&text),
-    };
+        Format::Csv => roster::transfer::users::read_csv(&read(file)?),
+        Format::Spreadsheet => roster::transfer::users::read_spreadsheet(file),
+        _ => Ok(roster::transfer::users::read_json_lines(&read(file)?)),
+    }
+    .map_err(|e| format!("{}: {e}", file.display()))?;
     let bar = indicatif::ProgressBar::new(rows.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {elapsed}")
@@ -1019,7 +1022,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     let tree = roster::ldap::tree::Tree::new(base);
                     roster::transfer::write_users_ldif(&tree, &users)
                 }
-                None => {
+                Some(Format::Spreadsheet) | None => {
                     return Err(format!(
                         "cannot export users as {format}: csv, json or ldif"
                     ))

@@ -254,3 +254,37 @@ async fn group_definitions_move_between_directories_by_name() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spreadsheet_imports_like_csv() {
+    let t = start_with(|_| {}).await;
+    let path = t.config.data_dir.join("people.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, header) in ["User Name", "First Name", "Email", "uidNumber", "active"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *header).unwrap();
+    }
+    sheet.write_string(1, 0, "ann").unwrap();
+    sheet.write_string(1, 1, "Ann").unwrap();
+    sheet.write_string(1, 2, "ann@example.com").unwrap();
+    sheet.write_number(1, 3, 7001.0).unwrap();
+    sheet.write_boolean(1, 4, false).unwrap();
+    sheet.write_string(2, 0, "bob").unwrap();
+    sheet.write_string(2, 2, "not an email").unwrap();
+    book.save(&path).unwrap();
+    let (ok, out) = cli(&t, &["import", "users", path.to_str().unwrap()]);
+    assert!(!ok && out.contains("line 3: emails"), "{out}");
+    assert!(out.contains("1 users were created"), "{out}");
+    let (_, exported) = cli(&t, &["export", "users"]);
+    assert!(
+        exported.contains("ann,,Ann,,,,,ann@example.com"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains(",7001,100,,,,false"),
+        "the number as typed, and inactive: {exported}"
+    );
+}

@@ -45,12 +45,15 @@ pub enum Format {
     /// One SCIM User resource (JSON) a line.
     JsonLines,
     Ldif,
+    /// A spreadsheet (Excel or OpenDocument), its first sheet a table.
+    Spreadsheet,
 }
 
 impl Format {
     pub fn parse(name: &str) -> Option<Format> {
         match name.to_ascii_lowercase().as_str() {
             "csv" => Some(Format::Csv),
+            "xlsx" | "xls" | "ods" => Some(Format::Spreadsheet),
             "json" | "jsonl" | "ndjson" => Some(Format::JsonLines),
             "ldif" => Some(Format::Ldif),
             _ => None,
@@ -101,6 +104,41 @@ pub fn read_csv(text: &str) -> Result<Vec<Row>, String> {
         }
     }
     Ok(rows)
+}
+
+/// Reads the first sheet of a spreadsheet (`.xlsx`, `.xls`, `.ods`) with a
+/// header row, as a CSV file is read; lines are the sheet's row numbers.
+pub fn read_spreadsheet(path: &std::path::Path) -> Result<Vec<Row>, String> {
+    use calamine::{open_workbook_auto, Data, Reader};
+    let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
+    let sheet = book
+        .worksheet_range_at(0)
+        .ok_or("the workbook has no sheet")?
+        .map_err(|e| e.to_string())?;
+    let (first_row, _) = sheet.start().unwrap_or((0, 0));
+    let cell = |d: &Data| match d {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        // Whole numbers as typed (a uidNumber is 7001, not 7001.0).
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        other => other.to_string(),
+    };
+    let mut rows = sheet.rows();
+    let headers: Vec<String> = rows
+        .next()
+        .ok_or("the sheet is empty")?
+        .iter()
+        .map(cell)
+        .collect();
+    let layout = Layout::from_headers(headers.iter().map(String::as_str))?;
+    Ok(rows
+        .enumerate()
+        .filter(|(_, cells)| cells.iter().any(|c| *c != Data::Empty))
+        .map(|(i, cells)| Row {
+            line: first_row as usize + i + 2,
+            user: layout.resource(&cells.iter().map(cell).collect::<Vec<_>>()),
+        })
+        .collect())
 }
 
 /// Reads JSON lines: each non-empty line one SCIM User resource.
