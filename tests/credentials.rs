@@ -425,6 +425,20 @@ async fn an_ip_allow_list_refuses_other_addresses_without_counting_failures() {
         json!(["10.0.0.0/8", "2001:db8::/32"])
     );
 
+    // A set: adding a value it has changes nothing.
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Users/{alice}"),
+            Some(json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": path, "value": ["10.0.0.0/8"]}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body[ACCOUNT_URN]["ipAllowList"],
+        json!(["10.0.0.0/8", "2001:db8::/32"])
+    );
+
     // From 127.0.0.1: refused with the right password, and more attempts
     // than the lockout limit lock nothing.
     for password in [PASSWORD, "wrong", "wrong", "wrong", "wrong"] {

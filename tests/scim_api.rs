@@ -774,3 +774,47 @@ async fn sensitive_too_many_and_other_versions_are_refused() {
     let (_, user) = t.scim(Method::GET, &format!("/Users/{id}"), None).await;
     assert!(user.get("title").is_none(), "nothing was written: {user}");
 }
+
+#[tokio::test]
+async fn the_core_profile_formats_are_checked() {
+    let t = start().await;
+    let good = json!({
+        "userName": "łukasz", "name": {"givenName": "Łukasz"},
+        "timezone": "Europe/Warsaw", "locale": "pl_PL", "preferredLanguage": "pl-PL, en;q=0.8",
+        "addresses": [{"country": "PL", "locality": "Kraków"}],
+        "phoneNumbers": [{"value": "tel:+48-22-000-0000"}],
+    });
+    let (status, body) = t.scim(Method::POST, "/Users", Some(good.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["locale"], "pl_PL", "kept as sent");
+    for (attr, value, named) in [
+        ("timezone", json!("Mars/Olympus_Mons"), "timezone"),
+        ("locale", json!("not a locale"), "locale"),
+        (
+            "preferredLanguage",
+            json!("en-US, 12345"),
+            "preferredLanguage",
+        ),
+        (
+            "addresses",
+            json!([{"country": "Poland"}]),
+            "addresses.country",
+        ),
+        (
+            "phoneNumbers",
+            json!([{"value": "call me"}]),
+            "phoneNumbers",
+        ),
+    ] {
+        let mut bad = good.clone();
+        bad["userName"] = json!(format!("bad-{attr}"));
+        bad[attr] = value;
+        let (status, body) = t.scim(Method::POST, "/Users", Some(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{attr}: {body}");
+        assert_eq!(body["scimType"], "invalidValue");
+        assert!(
+            body["detail"].as_str().unwrap().starts_with(named),
+            "{body}"
+        );
+    }
+}

@@ -76,6 +76,71 @@ fn multi(attribute: &str, values: &[MultiValue]) -> Result<()> {
 }
 
 /// Validates and normalises a user's attributes.
+/// Whether `tag` is a well-formed BCP 47 language tag (RFC 5646); `_` is
+/// taken for `-`, as Java-style locales (`en_US`) write it.
+fn language_tag(tag: &str) -> bool {
+    language_tags::LanguageTag::parse(&tag.replace('_', "-")).is_ok_and(|t| t.is_valid())
+}
+
+/// The formats RFC 7643 §4.1 gives the core profile: `timezone` an IANA
+/// time zone, `locale` a language tag, `preferredLanguage` an
+/// Accept-Language value, an address's `country` ISO 3166-1 alpha-2; phone
+/// numbers leniently (digits and the usual punctuation, or a `tel:` URI).
+fn profile(a: &UserAttrs) -> Result<()> {
+    if let Some(tz) = &a.timezone {
+        if tz.parse::<chrono_tz::Tz>().is_err() {
+            return Err(DirectoryError::invalid(
+                "timezone",
+                format!("{tz:?} is not an IANA time zone (Europe/Warsaw, America/New_York)"),
+            ));
+        }
+    }
+    if let Some(locale) = &a.locale {
+        if !language_tag(locale) {
+            return Err(DirectoryError::invalid(
+                "locale",
+                format!("{locale:?} is not a BCP 47 language tag (en-US, pl-PL)"),
+            ));
+        }
+    }
+    if let Some(languages) = &a.preferred_language {
+        let ok = languages.split(',').all(|range| {
+            let tag = range.split(';').next().unwrap_or("").trim();
+            tag == "*" || language_tag(tag)
+        });
+        if !ok {
+            return Err(DirectoryError::invalid(
+                "preferredLanguage",
+                format!("{languages:?} is not a list of language tags (en-US, fr;q=0.8)"),
+            ));
+        }
+    }
+    for address in &a.addresses {
+        if let Some(country) = address.get("country").and_then(serde_json::Value::as_str) {
+            if isocountry::CountryCode::for_alpha2_caseless(country).is_err() {
+                return Err(DirectoryError::invalid(
+                    "addresses.country",
+                    format!("{country:?} is not an ISO 3166-1 alpha-2 country code (PL, US)"),
+                ));
+            }
+        }
+    }
+    for phone in &a.phone_numbers {
+        let number = phone.value.strip_prefix("tel:").unwrap_or(&phone.value);
+        let digits = number.chars().filter(char::is_ascii_digit).count();
+        let allowed = number
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()./;=#*".contains(c) || c.is_ascii_alphabetic());
+        if digits < 3 || !allowed {
+            return Err(DirectoryError::invalid(
+                "phoneNumbers",
+                format!("{:?} is not a phone number", phone.value),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Most entries an IP allow-list may hold.
 const MAX_ALLOW_LIST: usize = 100;
 
@@ -132,6 +197,12 @@ pub fn user(mut a: UserAttrs) -> Result<UserAttrs> {
         multi(attr, v)?;
     }
     ip_allow_list(&a.account.ip_allow_list)?;
+    // A set: each entry once, in the order first given.
+    let mut seen = std::collections::HashSet::new();
+    a.account
+        .ip_allow_list
+        .retain(|e| seen.insert(e.trim().to_ascii_lowercase()));
+    profile(&a)?;
     for (attr, n) in [
         ("uidNumber", a.posix.uid_number),
         ("gidNumber", a.posix.gid_number),
