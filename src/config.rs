@@ -31,6 +31,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub mfa: MfaConfig,
     pub audit: AuditConfig,
+    pub groups: GroupsConfig,
     pub posix: PosixConfig,
     pub tls: TlsConfig,
     pub log: LogConfig,
@@ -82,6 +83,23 @@ impl Default for MfaConfig {
         MfaConfig {
             pending_may_bind: true,
             issuer: "Roster".into(),
+        }
+    }
+}
+
+/// Groups.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupsConfig {
+    /// Groups that cannot be deleted, renamed or have their permissions
+    /// changed (their members can), by name.
+    pub protected: Vec<String>,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        GroupsConfig {
+            protected: vec!["administrators".into()],
         }
     }
 }
@@ -346,6 +364,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             mfa: MfaConfig::default(),
             audit: AuditConfig::default(),
+            groups: GroupsConfig::default(),
             posix: PosixConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -428,8 +447,8 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
-const SECTIONS: [&str; 10] = [
-    "http", "ldap", "store", "password", "policy", "mfa", "audit", "posix", "tls", "log",
+const SECTIONS: [&str; 11] = [
+    "http", "ldap", "store", "password", "policy", "mfa", "audit", "groups", "posix", "tls", "log",
 ];
 
 /// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.

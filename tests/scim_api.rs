@@ -170,8 +170,8 @@ async fn authentication_is_required_except_for_discovery() {
         .await
         .unwrap();
     assert_eq!(
-        schemas["totalResults"], 9,
-        "User, EnterpriseUser, PosixAccount, Account, Group, PosixGroup and the three discovery schemas"
+        schemas["totalResults"], 10,
+        "User, EnterpriseUser, PosixAccount, Account, Group, PosixGroup, RosterGroup and the three discovery schemas"
     );
     let user_schema = &schemas["Resources"][0];
     let password = user_schema["attributes"]

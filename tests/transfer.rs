@@ -200,7 +200,19 @@ async fn group_definitions_move_between_directories_by_name() {
     let devs = t.create_group("devs", &[&ann, &bob]).await;
     t.create_group("staff", &[&devs]).await;
     t.create_group("empty", &[]).await;
+    let (status, body) = t
+        .scim(
+            Method::PATCH,
+            &format!("/Groups/{devs}"),
+            Some(serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "urn:roster:params:scim:schemas:extension:group:1.0:Group:permissions", "value": ["code.push"]}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (ok, exported) = cli(&t, &["export", "groups"]);
+    assert!(
+        exported.contains(r#""permissions":["code.push"]"#),
+        "{exported}"
+    );
     assert!(ok, "{exported}");
     assert!(
         exported
@@ -240,8 +252,10 @@ async fn group_definitions_move_between_directories_by_name() {
         "{out}"
     );
 
-    // An edited definition: exactly the members it lists.
-    let edited = exported.replace(r#",{"type":"User","name":"bob"}"#, "");
+    // An edited definition: exactly the members and permissions it lists.
+    let edited = exported
+        .replace(r#",{"type":"User","name":"bob"}"#, "")
+        .replace(r#"["code.push"]"#, r#"["code.push","code.review"]"#);
     let path = write(&other, "edited.jsonl", &edited);
     let (ok, out) = cli(&other, &["import", "groups", &path]);
     assert!(

@@ -178,6 +178,9 @@ pub const ACCOUNT_USER_URN: &str = "urn:roster:params:scim:schemas:extension:acc
 /// Roster's POSIX extension of the SCIM Group resource.
 pub const POSIX_GROUP_URN: &str = "urn:roster:params:scim:schemas:extension:posix:1.0:Group";
 
+/// Roster's group extension: the permissions a group carries.
+pub const GROUP_EXTENSION_URN: &str = "urn:roster:params:scim:schemas:extension:group:1.0:Group";
+
 /// The searchable attributes of users.
 pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("id", scim: true, ldap: ["entryUUID"], Id, Storage::Column("id"), |u| vec![u.id.to_string()]),

@@ -46,6 +46,9 @@ pub enum DirectoryError {
     /// A new password breaks the password policy (`[password]`).
     #[error("password: {0}")]
     PasswordRejected(super::quality::Rejection),
+    /// A protected group (`groups.protected`) cannot be changed so.
+    #[error("{0}")]
+    Protected(String),
     /// The request conflicts with the record's state (enrolling a second
     /// factor twice, say).
     #[error("{0}")]

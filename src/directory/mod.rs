@@ -118,6 +118,9 @@ pub struct Directory {
     /// The password quality rules.
     quality: Arc<Quality>,
     mfa: MfaConfig,
+    /// `groups.protected`: groups that cannot be deleted, renamed or have
+    /// their permissions changed.
+    protected_groups: Vec<String>,
     /// `password.invite_valid_for`.
     invite_valid_for: std::time::Duration,
     /// `audit.retention`: zero keeps events forever.
@@ -187,6 +190,7 @@ impl Directory {
             mfa: config.mfa.clone(),
             audit_retention: config.audit.retention,
             invite_valid_for: config.password.invite_valid_for,
+            protected_groups: config.groups.protected.clone(),
             posix: match posix.enabled {
                 true => Some(Arc::new(Allocator::new(posix)?)),
                 false => None,
@@ -985,9 +989,29 @@ impl Directory {
         if keep_gid {
             attrs.gid_number = current.attrs.gid_number;
         }
+        if self.is_protected(&current) {
+            if attrs.permissions != current.attrs.permissions {
+                return Err(DirectoryError::Protected(format!(
+                    "the permissions of {} (a protected group) cannot be changed",
+                    current.attrs.display_name
+                )));
+            }
+            if !attrs
+                .display_name
+                .eq_ignore_ascii_case(&current.attrs.display_name)
+            {
+                return Err(DirectoryError::Protected(format!(
+                    "{} is a protected group and cannot be renamed",
+                    current.attrs.display_name
+                )));
+            }
+        }
         let mut changed = Vec::new();
         if attrs.display_name != current.attrs.display_name {
             changed.push("displayName".to_string());
+        }
+        if attrs.permissions != current.attrs.permissions {
+            changed.push("permissions".to_string());
         }
         if attrs.external_id != current.attrs.external_id {
             changed.push("externalId".to_string());
@@ -1058,6 +1082,12 @@ impl Directory {
     /// erased: no longer served, its name free, its memberships ended.
     pub async fn delete_group(&self, actor: &Actor, id: Uuid) -> Result<()> {
         let group = self.get_group(id).await?;
+        if self.is_protected(&group) {
+            return Err(DirectoryError::Protected(format!(
+                "{} is a protected group (groups.protected) and cannot be deleted",
+                group.attrs.display_name
+            )));
+        }
         let event = AuditEvent::new(
             self.now(),
             actor,
@@ -1069,6 +1099,13 @@ impl Directory {
         );
         self.store.ban_group(id, &event).await?;
         Ok(())
+    }
+
+    /// Whether `group` is named in `groups.protected`.
+    pub fn is_protected(&self, group: &Group) -> bool {
+        self.protected_groups
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&group.attrs.display_name))
     }
 
     /// Banned groups, by name (the command line reads them).

@@ -325,6 +325,8 @@ pub struct GroupRef {
     pub id: Uuid,
     pub display_name: String,
     pub direct: bool,
+    /// The permissions the group carries (for the user's effective ones).
+    pub permissions: Vec<String>,
 }
 
 /// A stored user.
@@ -353,6 +355,21 @@ impl User {
             (true, false) => MfaState::RequiredPending,
             (true, true) => MfaState::RequiredActive,
         }
+    }
+
+    /// What the user may do: the permissions of every group they are in,
+    /// directly or through nested groups, and their own entitlements;
+    /// sorted, each once.
+    pub fn effective_permissions(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.permissions.iter().cloned())
+            .chain(self.attrs.entitlements.iter().map(|e| e.value.clone()))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// The second factors the user has enrolled.
@@ -419,6 +436,9 @@ pub struct GroupAttrs {
     /// not given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gid_number: Option<i64>,
+    /// What membership grants (Roster's group extension), a set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
 }
 
 /// A stored group.

@@ -245,8 +245,28 @@ pub fn group(mut a: GroupAttrs) -> Result<GroupAttrs> {
     a.display_name = name("displayName", &a.display_name)?;
     text("externalId", &a.external_id)?;
     posix_number("gidNumber", a.gid_number)?;
+    if a.permissions.len() > MAX_PERMISSIONS {
+        return Err(DirectoryError::invalid(
+            "permissions",
+            format!("a group carries at most {MAX_PERMISSIONS}"),
+        ));
+    }
+    for p in &a.permissions {
+        if p.trim().is_empty() || p.len() > 256 || p.chars().any(char::is_control) {
+            return Err(DirectoryError::invalid(
+                "permissions",
+                format!("{p:?} is not a permission (1 to 256 characters, no control characters)"),
+            ));
+        }
+    }
+    // A set: each once, in the order first given.
+    let mut seen = std::collections::HashSet::new();
+    a.permissions.retain(|p| seen.insert(p.clone()));
     Ok(a)
 }
+
+/// Most permissions one group carries.
+const MAX_PERMISSIONS: usize = 1000;
 
 /// A uid_t / gid_t: 0 to 2^32 − 2 (2^32 − 1 means "no id" to the kernel).
 fn posix_number(attribute: &str, n: Option<i64>) -> Result<()> {

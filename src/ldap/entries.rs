@@ -41,6 +41,8 @@ const OPERATIONAL: &[&str] = &[
     "rosterMfaState",
     "rosterMfaMethods",
     "rosterIpAllowList",
+    "rosterEffectivePermissions",
+    "rosterPermission",
     "attributeTypes",
     "objectClasses",
     "supportedControl",
@@ -275,6 +277,9 @@ pub fn user_entry(
         user.mfa_methods().into_iter().map(String::from).collect()
     });
     b.add(&["rosterIpAllowList"], || account.ip_allow_list.clone());
+    b.add(&["rosterEffectivePermissions"], || {
+        user.effective_permissions()
+    });
     actors(&mut b, &user.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);
@@ -318,6 +323,7 @@ pub fn group_entry(
             _ => (def.values)(group),
         });
     }
+    b.add(&["rosterPermission"], || group.attrs.permissions.clone());
     actors(&mut b, &group.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);

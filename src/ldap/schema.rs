@@ -261,6 +261,16 @@ const TYPES: &[Type] = &[
         &["rosterIpAllowList"],
         Rules::CaseIgnoreIa5,
     ),
+    opm(
+        "2.25.300838043137499866577779599087285805970.1.8",
+        &["rosterEffectivePermissions"],
+        Rules::CaseIgnore,
+    ),
+    opm(
+        "2.25.300838043137499866577779599087285805970.1.9",
+        &["rosterPermission"],
+        Rules::CaseIgnore,
+    ),
     // The subschema's own attributes (RFC 4512 §4.2), which clients such as
     // python ldap3 ask for by name and check against this list.
     opm(

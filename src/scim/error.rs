@@ -73,6 +73,9 @@ impl From<DirectoryError> for ScimError {
                 ScimError::invalid_value(format!("password: {rejection}"))
             }
             DirectoryError::Conflict(detail) => ScimError::new(StatusCode::CONFLICT, None, detail),
+            DirectoryError::Protected(detail) => {
+                ScimError::new(StatusCode::FORBIDDEN, Some("mutability"), detail)
+            }
             DirectoryError::InvalidCredentials
             | DirectoryError::PasswordExpired
             | DirectoryError::AccountLocked => ScimError::unauthorized(),

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::error::{ScimError, ScimResult};
 use super::patch::{OpKind, Operation};
 use super::resources::{
-    canonical, group_from_json, group_to_json, member_refs, posix_group, GROUP_URN, POSIX_GROUP_URN,
+    canonical, group_extension, group_from_json, group_to_json, member_refs, posix_group,
+    string_list, GROUP_EXTENSION_URN, GROUP_URN, POSIX_GROUP_URN,
 };
 use super::{
     base_url, created, if_match, not_modified, params, parse_id, patch, read_json, resources,
@@ -177,6 +178,9 @@ struct GroupChange {
     members: Option<Vec<MemberRef>>,
     add: Vec<MemberRef>,
     remove: Vec<Uuid>,
+    /// Changes to the permissions, in order: add these, replace with
+    /// these, remove these (`None`: all).
+    permissions: Vec<(OpKind, Option<Vec<String>>)>,
 }
 
 fn string_value(v: &Value, attr: &str) -> ScimResult<String> {
@@ -241,6 +245,24 @@ fn plan(ops: &[Operation]) -> ScimResult<GroupChange> {
                         ))
                     }
                 });
+                continue;
+            }
+            // Roster's group extension, whole or its permissions.
+            if let Some(rest) = patch::strip_urn(&path, GROUP_EXTENSION_URN) {
+                let values = match (rest, &value) {
+                    (_, None) => None,
+                    ("", Some(v)) => Some(group_extension(v)?),
+                    (a, Some(v)) if a.eq_ignore_ascii_case("permissions") => {
+                        Some(string_list("permissions", v)?)
+                    }
+                    _ => {
+                        return Err(ScimError::bad_request(
+                            "invalidPath",
+                            format!("{path:?} is not a group attribute"),
+                        ))
+                    }
+                };
+                change.permissions.push((op.op, values));
                 continue;
             }
             let attr = path.split(['[', '.']).next().unwrap_or_default();
@@ -349,7 +371,8 @@ pub(super) async fn patch_group(
     let dir = &state.directory;
     let attrs_change = change.display_name.is_some()
         || change.external_id.is_some()
-        || change.gid_number.is_some();
+        || change.gid_number.is_some()
+        || !change.permissions.is_empty();
     if !attrs_change && change.members.is_none() && expected.is_none() {
         // Only members named: add and remove them, nothing else.
         dir.modify_group_members(actor, id, &change.add, &change.remove)
@@ -365,6 +388,7 @@ pub(super) async fn patch_group(
                 .unwrap_or(current.attrs.external_id.clone()),
             extensions: current.attrs.extensions.clone(),
             gid_number: change.gid_number.unwrap_or(current.attrs.gid_number),
+            permissions: apply_permissions(&current.attrs.permissions, &change.permissions),
         };
         let touched =
             change.members.is_some() || !change.add.is_empty() || !change.remove.is_empty();
@@ -398,6 +422,21 @@ pub(super) async fn patch_group(
         .await?;
     }
     Ok(dir.get_group_with(id, with_members).await?)
+}
+
+/// The permissions after a PATCH's changes to them.
+fn apply_permissions(current: &[String], ops: &[(OpKind, Option<Vec<String>>)]) -> Vec<String> {
+    let mut all = current.to_vec();
+    for (kind, values) in ops {
+        match (kind, values) {
+            // Each once: validation keeps the first of repeats.
+            (OpKind::Add, Some(v)) => all.extend(v.iter().cloned()),
+            (OpKind::Replace, Some(v)) => all = v.clone(),
+            (OpKind::Remove, Some(v)) => all.retain(|p| !v.contains(p)),
+            (_, None) => all.clear(),
+        }
+    }
+    all
 }
 
 pub async fn delete(

@@ -6,7 +6,9 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-pub use crate::directory::attributes::{ACCOUNT_USER_URN, POSIX_GROUP_URN, POSIX_USER_URN};
+pub use crate::directory::attributes::{
+    ACCOUNT_USER_URN, GROUP_EXTENSION_URN, POSIX_GROUP_URN, POSIX_USER_URN,
+};
 use crate::directory::policy::Policy;
 use crate::directory::{
     AccountSettings, Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User, UserAttrs,
@@ -327,6 +329,7 @@ const ACCOUNT_STATE: &[&str] = &[
     "passwordChangedAt",
     "passwordExpiresAt",
     "createdBy",
+    "effectivePermissions",
 ];
 
 /// The writable part of the account extension; what a client sends for the
@@ -380,24 +383,7 @@ fn account_settings(value: Value) -> ScimResult<AccountSettings> {
                 }
             },
             k if k.eq_ignore_ascii_case("ipAllowList") => {
-                a.ip_allow_list = match v {
-                    Value::Null => Vec::new(),
-                    Value::String(s) => vec![s],
-                    Value::Array(items) => items
-                        .into_iter()
-                        .map(|item| match item {
-                            Value::String(s) => Ok(s),
-                            other => Err(ScimError::invalid_value(format!(
-                                "ipAllowList holds strings, not {other}"
-                            ))),
-                        })
-                        .collect::<ScimResult<_>>()?,
-                    other => {
-                        return Err(ScimError::invalid_value(format!(
-                            "ipAllowList must be a list of strings, not {other}"
-                        )))
-                    }
-                }
+                a.ip_allow_list = string_list("ipAllowList", &v)?
             }
             "schemas" => {}
             k if ACCOUNT_STATE.iter().any(|s| s.eq_ignore_ascii_case(k)) => {}
@@ -525,7 +511,52 @@ fn account_json(user: &User, policy: &Policy) -> Value {
     if !user.meta.created_by.is_empty() {
         m.insert("createdBy".into(), user.meta.created_by.clone().into());
     }
+    m.insert(
+        "effectivePermissions".into(),
+        user.effective_permissions().into(),
+    );
     Value::Object(m)
+}
+
+/// The permissions in Roster's group extension object.
+pub fn group_extension(value: &Value) -> ScimResult<Vec<String>> {
+    let Value::Object(map) = value else {
+        return Err(ScimError::invalid_value(format!(
+            "{GROUP_EXTENSION_URN} must be an object"
+        )));
+    };
+    let mut permissions = Vec::new();
+    for (key, v) in map {
+        if key.eq_ignore_ascii_case("permissions") {
+            permissions = string_list("permissions", v)?;
+        } else if key != "schemas" {
+            return Err(ScimError::invalid_value(format!(
+                "{key} is not an attribute of {GROUP_EXTENSION_URN}"
+            )));
+        }
+    }
+    Ok(permissions)
+}
+
+/// A multi-valued string attribute's values (one string is taken as a
+/// list of one; null as none).
+pub fn string_list(attr: &str, value: &Value) -> ScimResult<Vec<String>> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(ScimError::invalid_value(format!(
+                    "{attr} holds strings, not {other}"
+                ))),
+            })
+            .collect(),
+        other => Err(ScimError::invalid_value(format!(
+            "{attr} must be a list of strings, not {other}"
+        ))),
+    }
 }
 
 /// A group as a client wrote it; `members` is `None` when absent.
@@ -580,6 +611,14 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
         Some(v) => Some(posix_group(&v)?),
         None => None,
     };
+    let extension_key = map
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(GROUP_EXTENSION_URN))
+        .cloned();
+    let permissions = match extension_key.and_then(|k| map.remove(&k)) {
+        Some(v) => group_extension(&v)?,
+        None => Vec::new(),
+    };
     // Provider-specific extension schemas on groups carry nothing Roster keeps.
     map.retain(|k, _| {
         !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http")
@@ -589,6 +628,7 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
     }
     let mut attrs: GroupAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
     attrs.gid_number = gid.flatten();
+    attrs.permissions = permissions;
     Ok(GroupInput {
         attrs,
         members,
@@ -624,20 +664,28 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    attrs.remove("extensions");
-    attrs.remove("gidNumber");
+    for key in ["extensions", "gidNumber", "permissions"] {
+        attrs.remove(key);
+    }
+    let mut schemas = vec![GROUP_URN];
+    if group.attrs.gid_number.is_some() {
+        schemas.push(POSIX_GROUP_URN);
+    }
+    if !group.attrs.permissions.is_empty() {
+        schemas.push(GROUP_EXTENSION_URN);
+    }
     let mut map = Map::new();
-    map.insert(
-        "schemas".into(),
-        match group.attrs.gid_number {
-            Some(_) => json!([GROUP_URN, POSIX_GROUP_URN]),
-            None => json!([GROUP_URN]),
-        },
-    );
+    map.insert("schemas".into(), json!(schemas));
     map.insert("id".into(), group.id.to_string().into());
     map.extend(attrs);
     if let Some(gid) = group.attrs.gid_number {
         map.insert(POSIX_GROUP_URN.into(), json!({ "gidNumber": gid }));
+    }
+    if !group.attrs.permissions.is_empty() {
+        map.insert(
+            GROUP_EXTENSION_URN.into(),
+            json!({ "permissions": group.attrs.permissions }),
+        );
     }
     if with_members {
         let members: Vec<Value> = group
@@ -682,6 +730,7 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
                     ENTERPRISE_URN,
                     POSIX_USER_URN,
                     POSIX_GROUP_URN,
+                    GROUP_EXTENSION_URN,
                     ACCOUNT_USER_URN,
                 ] {
                     if a.len() >= urn.len() && a[..urn.len()].eq_ignore_ascii_case(urn) {

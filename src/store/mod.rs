@@ -381,8 +381,8 @@ impl SqlStore {
         sql.push(&format!(
             ") UNION SELECT c.member_id, m.group_id, c.depth + 1 FROM chain c \
              JOIN group_members m ON m.member_id = c.group_id WHERE c.depth < {}) \
-             SELECT c.member_id, g.id, g.display_name, MIN(c.depth) FROM chain c JOIN groups g ON g.id = c.group_id \
-             GROUP BY c.member_id, g.id, g.display_name, g.display_name_lc ORDER BY g.display_name_lc",
+             SELECT c.member_id, g.id, g.display_name, MIN(c.depth), g.doc FROM chain c JOIN groups g ON g.id = c.group_id \
+             GROUP BY c.member_id, g.id, g.display_name, g.display_name_lc, g.doc ORDER BY g.display_name_lc",
             sql::MAX_NESTING
         ));
         let rows = query(&sql).fetch_all(&self.read).await.map_err(backend)?;
@@ -391,10 +391,13 @@ impl SqlStore {
             let member = parse_id(&member)?;
             let id: String = row.try_get(1).map_err(backend)?;
             let depth: i64 = row.try_get(3).map_err(backend)?;
+            let doc: String = row.try_get(4).map_err(backend)?;
+            let attrs: GroupAttrs = serde_json::from_str(&doc).map_err(|e| bad_row("group", e))?;
             let group = GroupRef {
                 id: parse_id(&id)?,
                 display_name: row.try_get(2).map_err(backend)?,
                 direct: depth == 0,
+                permissions: attrs.permissions,
             };
             if let Some(u) = users.iter_mut().find(|u| u.id == member) {
                 u.groups.push(group);

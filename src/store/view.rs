@@ -437,6 +437,7 @@ impl Inner {
                 id: g.id,
                 display_name: g.attrs.display_name.clone(),
                 direct,
+                permissions: g.attrs.permissions.clone(),
             })
             .collect();
         groups.sort_by_cached_key(|g| g.display_name.to_lowercase());

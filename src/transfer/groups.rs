@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::users::Summary;
 use crate::directory::attributes::{by_key, GROUP_ATTRS};
 use crate::directory::{
-    Actor, Directory, DirectoryError, Filter, Group, MemberKind, MemberRef, Op, Query,
+    Actor, Directory, DirectoryError, Filter, Group, GroupAttrs, MemberKind, MemberRef, Op, Query,
     Value as QueryValue,
 };
 use crate::scim::resources::{group_from_json, group_to_json};
@@ -152,6 +152,30 @@ pub async fn import(directory: &Directory, actor: &Actor, text: &str, dry_run: b
                 continue;
             }
         };
+        // An existing group's permissions become the line's.
+        let permissions = input.attrs.permissions.clone();
+        let permissions_changed = existing
+            .as_ref()
+            .is_some_and(|g| g.attrs.permissions != permissions);
+        let existing = match existing {
+            Some(g) if permissions_changed && !dry_run => {
+                let attrs = GroupAttrs {
+                    permissions,
+                    ..g.attrs.clone()
+                };
+                match directory
+                    .replace_group(actor, g.id, attrs, None, Some(g.meta.version), true)
+                    .await
+                {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        summary.failed.push((line.number, format!("{name}: {e}")));
+                        continue;
+                    }
+                }
+            }
+            other => other,
+        };
         let (group, fresh) = match existing {
             Some(g) => (Some(g), false),
             None if dry_run => (None, true),
@@ -163,15 +187,15 @@ pub async fn import(directory: &Directory, actor: &Actor, text: &str, dry_run: b
                 }
             },
         };
-        targets.push((line, name, group, fresh));
+        targets.push((line, name, group, fresh, permissions_changed));
     }
     let new_in_file: BTreeSet<String> = targets
         .iter()
-        .filter(|(_, _, _, fresh)| *fresh)
-        .map(|(_, name, _, _)| name.to_lowercase())
+        .filter(|(_, _, _, fresh, _)| *fresh)
+        .map(|(_, name, _, _, _)| name.to_lowercase())
         .collect();
     // Then each group's members, exactly as listed.
-    for (line, name, group, fresh) in targets {
+    for (line, name, group, fresh, permissions_changed) in targets {
         let Some(group) = group else {
             // A dry run: a group still to be created; its members must exist
             // (or be groups of the file).
@@ -198,7 +222,7 @@ pub async fn import(directory: &Directory, actor: &Actor, text: &str, dry_run: b
         };
         let have: BTreeSet<Uuid> = group.members.iter().map(|m| m.id).collect();
         let want: BTreeSet<Uuid> = wanted.iter().copied().collect();
-        let count = match (fresh, have == want) {
+        let count = match (fresh, have == want && !permissions_changed) {
             (true, _) => &mut summary.created,
             (false, true) => &mut summary.unchanged,
             (false, false) => &mut summary.updated,
