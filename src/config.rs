@@ -32,6 +32,7 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub audit: AuditConfig,
     pub groups: GroupsConfig,
+    pub profile: ProfileConfig,
     pub posix: PosixConfig,
     pub tls: TlsConfig,
     pub log: LogConfig,
@@ -83,6 +84,28 @@ impl Default for MfaConfig {
         MfaConfig {
             pending_may_bind: true,
             issuer: "Roster".into(),
+        }
+    }
+}
+
+/// Which characters names may hold (`directory::profile`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// A regular expression a userName must match.
+    pub user_name_pattern: String,
+    /// A regular expression given, family and middle names must match.
+    pub name_pattern: String,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        ProfileConfig {
+            // Letters and marks of any script, digits, and . _ - @ + '
+            user_name_pattern: r"^[\p{L}\p{M}\p{N}._@+'\-]+$".into(),
+            // Letters and marks of any script, digits, space, apostrophes,
+            // hyphen and period.
+            name_pattern: r"^[\p{L}\p{M}\p{N} '’.\-]*$".into(),
         }
     }
 }
@@ -365,6 +388,7 @@ impl Default for Config {
             mfa: MfaConfig::default(),
             audit: AuditConfig::default(),
             groups: GroupsConfig::default(),
+            profile: ProfileConfig::default(),
             posix: PosixConfig::default(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
@@ -447,8 +471,9 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are written `ROSTER_<SECTION>_<KEY>` in the environment.
-const SECTIONS: [&str; 11] = [
-    "http", "ldap", "store", "password", "policy", "mfa", "audit", "groups", "posix", "tls", "log",
+const SECTIONS: [&str; 12] = [
+    "http", "ldap", "store", "password", "policy", "mfa", "audit", "groups", "profile", "posix",
+    "tls", "log",
 ];
 
 /// Maps `HTTP_LISTEN` to `http.listen` and `BASE_DN` to `base_dn`.

@@ -10,6 +10,7 @@ pub mod model;
 pub mod password;
 pub mod policy;
 pub mod posix;
+pub mod profile;
 pub mod quality;
 pub mod query;
 pub mod store;
@@ -121,6 +122,8 @@ pub struct Directory {
     /// `groups.protected`: groups that cannot be deleted, renamed or have
     /// their permissions changed.
     protected_groups: Vec<String>,
+    /// The name rules.
+    profile: Arc<profile::Profile>,
     /// `password.invite_valid_for`.
     invite_valid_for: std::time::Duration,
     /// `audit.retention`: zero keeps events forever.
@@ -191,6 +194,10 @@ impl Directory {
             audit_retention: config.audit.retention,
             invite_valid_for: config.password.invite_valid_for,
             protected_groups: config.groups.protected.clone(),
+            profile: Arc::new(
+                profile::Profile::new(&config.profile)
+                    .map_err(|e| DirectoryError::invalid("config", e))?,
+            ),
             posix: match posix.enabled {
                 true => Some(Arc::new(Allocator::new(posix)?)),
                 false => None,
@@ -231,7 +238,7 @@ impl Directory {
         active: bool,
         password: NewPassword,
     ) -> Result<User> {
-        let mut attrs = validate::user(attrs)?;
+        let mut attrs = self.valid_user(attrs)?;
         let hash = self
             .hash_new_password(actor, &password, &attrs, None)
             .await?;
@@ -247,10 +254,18 @@ impl Directory {
         }
     }
 
+    /// A user's attributes checked and normalised (`validate`) and held to
+    /// the name rules (`profile`).
+    fn valid_user(&self, attrs: UserAttrs) -> Result<UserAttrs> {
+        let attrs = validate::user(attrs)?;
+        self.profile.check(&attrs)?;
+        Ok(attrs)
+    }
+
     /// Checks a user's attributes as a write would (for a dry run): the
     /// normalised attributes, or the rule they break.
     pub fn check_user(&self, attrs: UserAttrs) -> Result<UserAttrs> {
-        validate::user(attrs)
+        self.valid_user(attrs)
     }
 
     /// The POSIX settings, when POSIX accounts are served.
@@ -416,7 +431,7 @@ impl Directory {
         actor: &Actor,
         account: NewAccount,
     ) -> Result<(UserAttrs, bool, Option<String>)> {
-        let attrs = validate::user(account.attrs)?;
+        let attrs = self.valid_user(account.attrs)?;
         let hash = match account.credential {
             Credential::None => None,
             Credential::Password(p) => {
@@ -445,7 +460,7 @@ impl Directory {
             expected_version,
             keep_posix,
         } = change;
-        let mut attrs = validate::user(attrs)?;
+        let mut attrs = self.valid_user(attrs)?;
         attrs.active_unassigned = active.is_none();
         let hash = self
             .hash_new_password(actor, &password, &attrs, Some(id))
