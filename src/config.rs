@@ -96,6 +96,8 @@ pub struct ProfileConfig {
     pub user_name_pattern: String,
     /// A regular expression given, family and middle names must match.
     pub name_pattern: String,
+    /// No two users may share an email address.
+    pub unique_email: bool,
 }
 
 impl Default for ProfileConfig {
@@ -106,6 +108,7 @@ impl Default for ProfileConfig {
             // Letters and marks of any script, digits, space, apostrophes,
             // hyphen and period.
             name_pattern: r"^[\p{L}\p{M}\p{N} '’.\-]*$".into(),
+            unique_email: true,
         }
     }
 }

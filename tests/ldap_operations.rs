@@ -102,7 +102,12 @@ async fn binds_by_user_name_or_mail_when_configured() {
         49
     );
 
-    let t = start_with(|c| c.ldap.bind_with = vec!["dn".into(), "uid".into(), "mail".into()]).await;
+    // Two accounts share an address (allowed when profile.unique_email is off).
+    let t = start_with(|c| {
+        c.ldap.bind_with = vec!["dn".into(), "uid".into(), "mail".into()];
+        c.profile.unique_email = false;
+    })
+    .await;
     t.create_user("alice", Some("S3cure-pass!"), "alice@example.com")
         .await;
     t.create_user("twin1", Some("S3cure-pass!"), "shared@example.com")

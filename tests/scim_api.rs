@@ -818,3 +818,34 @@ async fn the_core_profile_formats_are_checked() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_email_belongs_to_one_user() {
+    let t = start().await;
+    let ann = t.create_user("ann", None, "ann@example.com").await;
+    let (status, body) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({"userName": "bob", "emails": [{"value": "ANN@example.com"}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["scimType"].as_str()),
+        (StatusCode::CONFLICT, Some("uniqueness")),
+        "{body}"
+    );
+    // Her own address again is no conflict.
+    let (status, body) = t
+        .scim(
+            Method::PUT,
+            &format!("/Users/{ann}"),
+            Some(json!({"userName": "ann", "emails": [{"value": "ann@example.com"}], "title": "Lead"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Once ann is deleted (banned), the address is free.
+    let (status, _) = t.scim(Method::DELETE, &format!("/Users/{ann}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    t.create_user("bob", None, "ann@example.com").await;
+}

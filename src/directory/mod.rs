@@ -124,6 +124,8 @@ pub struct Directory {
     protected_groups: Vec<String>,
     /// The name rules.
     profile: Arc<profile::Profile>,
+    /// `profile.unique_email`.
+    unique_email: bool,
     /// `password.invite_valid_for`.
     invite_valid_for: std::time::Duration,
     /// `audit.retention`: zero keeps events forever.
@@ -194,6 +196,7 @@ impl Directory {
             audit_retention: config.audit.retention,
             invite_valid_for: config.password.invite_valid_for,
             protected_groups: config.groups.protected.clone(),
+            unique_email: config.profile.unique_email,
             profile: Arc::new(
                 profile::Profile::new(&config.profile)
                     .map_err(|e| DirectoryError::invalid("config", e))?,
@@ -239,6 +242,7 @@ impl Directory {
         password: NewPassword,
     ) -> Result<User> {
         let mut attrs = self.valid_user(attrs)?;
+        self.emails_free(&attrs, None).await?;
         let hash = self
             .hash_new_password(actor, &password, &attrs, None)
             .await?;
@@ -260,6 +264,32 @@ impl Directory {
         let attrs = validate::user(attrs)?;
         self.profile.check(&attrs)?;
         Ok(attrs)
+    }
+
+    /// Whether no two users may share an email address.
+    pub fn unique_email(&self) -> bool {
+        self.unique_email
+    }
+
+    /// With `profile.unique_email`, fails with `Uniqueness("emails")` when
+    /// another served user (not `me`) has one of the user's email
+    /// addresses, ignoring case. Checked before the write: two writers
+    /// giving one address at the same instant could both pass.
+    async fn emails_free(&self, attrs: &UserAttrs, me: Option<Uuid>) -> Result<()> {
+        if !self.unique_email {
+            return Ok(());
+        }
+        let Some(def) = attributes::by_key(attributes::USER_ATTRS, "emails.value") else {
+            return Ok(());
+        };
+        for email in &attrs.emails {
+            let filter = Filter::Compare(def, Op::Eq, Value::Str(email.value.clone()));
+            let ids = self.store.user_ids(&Query::new(filter, 0, 2)).await?;
+            if ids.iter().any(|id| Some(*id) != me) {
+                return Err(DirectoryError::Uniqueness("emails".into()));
+            }
+        }
+        Ok(())
     }
 
     /// Checks a user's attributes as a write would (for a dry run): the
@@ -432,6 +462,7 @@ impl Directory {
         account: NewAccount,
     ) -> Result<(UserAttrs, bool, Option<String>)> {
         let attrs = self.valid_user(account.attrs)?;
+        self.emails_free(&attrs, None).await?;
         let hash = match account.credential {
             Credential::None => None,
             Credential::Password(p) => {
@@ -461,6 +492,7 @@ impl Directory {
             keep_posix,
         } = change;
         let mut attrs = self.valid_user(attrs)?;
+        self.emails_free(&attrs, Some(id)).await?;
         attrs.active_unassigned = active.is_none();
         let hash = self
             .hash_new_password(actor, &password, &attrs, Some(id))

@@ -325,18 +325,29 @@ pub async fn import(
         match row.user {
             Err(why) => summary.failed.push((row.line, why)),
             Ok(user) => {
-                let keys = ["userName", "externalId"].map(|k| {
-                    user.get(k)
-                        .and_then(Value::as_str)
-                        .map(|v| format!("{k}:{}", v.to_lowercase()))
-                });
-                if let Some(k) = keys.iter().flatten().find(|k| seen.contains(*k)) {
+                let mut keys: Vec<String> = ["userName", "externalId"]
+                    .iter()
+                    .filter_map(|k| {
+                        user.get(*k)
+                            .and_then(Value::as_str)
+                            .map(|v| format!("{k}:{}", v.to_lowercase()))
+                    })
+                    .collect();
+                if directory.unique_email() {
+                    let emails = user.get("emails").and_then(Value::as_array);
+                    keys.extend(emails.into_iter().flatten().filter_map(|e| {
+                        e.get("value")
+                            .and_then(Value::as_str)
+                            .map(|v| format!("email:{}", v.to_lowercase()))
+                    }));
+                }
+                if let Some(k) = keys.iter().find(|k| seen.contains(*k)) {
                     summary
                         .failed
                         .push((row.line, format!("{k} is on an earlier row too")));
                     continue;
                 }
-                seen.extend(keys.into_iter().flatten());
+                seen.extend(keys);
                 valid.push((row.line, user));
             }
         }
