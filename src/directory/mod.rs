@@ -283,8 +283,8 @@ impl Directory {
             return Ok(());
         };
         for email in &attrs.emails {
-            let filter = Filter::Compare(def, Op::Eq, Value::Str(email.value.clone()));
-            let ids = self.store.user_ids(&Query::new(filter, 0, 2)).await?;
+            let value = def.normalize(&email.value);
+            let ids = self.store.users_with(def.key, &value, 2).await?;
             if ids.iter().any(|id| Some(*id) != me) {
                 return Err(DirectoryError::Uniqueness("emails".into()));
             }

@@ -215,6 +215,16 @@ pub trait Store: Send + Sync {
     /// The ids of the users a query matches, in its order and window.
     async fn user_ids(&self, query: &Query<User>) -> Result<Vec<Uuid>, StoreError>;
 
+    /// Up to `limit` served users with `value` (normalised as the index
+    /// keeps it) in the indexed attribute `key`: one index lookup, where a
+    /// filter query may scan (the command line has no in-memory view).
+    async fn users_with(
+        &self,
+        key: &'static str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError>;
+
     /// The ids of the groups a query matches, in its order and window.
     async fn group_ids(&self, query: &Query<Group>) -> Result<Vec<Uuid>, StoreError>;
 

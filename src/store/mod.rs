@@ -1007,6 +1007,27 @@ impl Store for SqlStore {
         self.history_of(id, limit).await
     }
 
+    async fn users_with(
+        &self,
+        key: &'static str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT i.user_id FROM user_index i JOIN users u ON u.id = i.user_id \
+             WHERE i.attr = $1 AND i.value = $2 AND u.status <> 'banned' LIMIT $3",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| parse_id(&r.try_get::<String, _>(0).map_err(backend)?))
+            .collect()
+    }
+
     async fn use_grace_login(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError> {
         self.grace_login(id, max).await
     }

@@ -368,6 +368,26 @@ impl Store for ViewedStore {
         Ok(self.view.group_ids(query))
     }
 
+    async fn users_with(
+        &self,
+        key: &'static str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        // The view's own index answers it.
+        let Some(def) =
+            crate::directory::attributes::by_key(crate::directory::attributes::USER_ATTRS, key)
+        else {
+            return Ok(Vec::new());
+        };
+        let filter = crate::directory::Filter::Compare(
+            def,
+            crate::directory::Op::Eq,
+            crate::directory::Value::Str(value.to_string()),
+        );
+        Ok(self.view.user_ids(&Query::new(filter, 0, limit)))
+    }
+
     async fn resolve_members(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, MemberKind)>, StoreError> {
         self.sql.resolve_members(ids).await
     }
