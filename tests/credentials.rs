@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    account, bind_rc, cli, ppolicy_response, start_with, start_with_clock, until, user_dn,
-    TestServer, ACCOUNT_URN, PPOLICY_OID,
+    account, bind_rc, cli, ppolicy_response, read_entry, start_with, start_with_clock, until,
+    user_dn, TestServer, ACCOUNT_URN, PPOLICY_OID,
 };
 use ldap3::exop::PasswordModify;
-use ldap3::{Scope, SearchEntry};
 use reqwest::{Method, StatusCode};
 use roster::directory::{totp, Actor, Clock, ManualClock, SystemClock};
 use serde_json::{json, Value};
@@ -157,18 +156,12 @@ async fn the_password_policy_holds_over_scim_and_ldap() {
         .await;
     t.make_readers(&[&reader]).await;
     let mut ldap = t.ldap_as("reader", PASSWORD).await;
-    let (entries, _) = ldap
-        .search(
-            &user_dn("alice"),
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["pwdReset", "pwdChangedTime"],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let entry = SearchEntry::construct(entries.into_iter().next().unwrap());
+    let entry = read_entry(
+        &mut ldap,
+        &user_dn("alice"),
+        vec!["pwdReset", "pwdChangedTime"],
+    )
+    .await;
     assert_eq!(entry.attrs["pwdReset"], vec!["TRUE"]);
     assert_eq!(entry.attrs["pwdChangedTime"].len(), 1);
 }
@@ -340,18 +333,12 @@ async fn totp_is_enrolled_by_the_user_and_then_needed_at_every_bind() {
 
     // Over LDAP the state is shown as operational attributes.
     let mut ldap = t.ldap_as("reader", PASSWORD).await;
-    let (entries, _) = ldap
-        .search(
-            &user_dn("alice"),
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["rosterMfaState", "rosterMfaMethods", "rosterAccountStatus"],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let entry = SearchEntry::construct(entries.into_iter().next().unwrap());
+    let entry = read_entry(
+        &mut ldap,
+        &user_dn("alice"),
+        vec!["rosterMfaState", "rosterMfaMethods", "rosterAccountStatus"],
+    )
+    .await;
     assert_eq!(entry.attrs["rosterMfaState"], vec!["requiredActive"]);
     assert_eq!(entry.attrs["rosterMfaMethods"], vec!["totp"]);
     assert_eq!(entry.attrs["rosterAccountStatus"], vec!["active"]);

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{account, start, user_dn};
-use ldap3::{Scope, SearchEntry};
+use common::{account, read_entry, start, user_dn};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -80,34 +79,22 @@ async fn effective_permissions_come_from_nested_groups_and_entitlements() {
     let expected = json!(["calls.make", "exports.run", "reports.read"]);
     assert_eq!(account(&t, &ann).await["effectivePermissions"], expected);
     let mut ldap = t.ldap_as("reader", "S3cure-pass!").await;
-    let (entries, _) = ldap
-        .search(
-            &user_dn("ann"),
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["rosterEffectivePermissions"],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let entry = SearchEntry::construct(entries.into_iter().next().unwrap());
+    let entry = read_entry(
+        &mut ldap,
+        &user_dn("ann"),
+        vec!["rosterEffectivePermissions"],
+    )
+    .await;
     assert_eq!(
         entry.attrs["rosterEffectivePermissions"],
         ["calls.make", "exports.run", "reports.read"]
     );
-    let (entries, _) = ldap
-        .search(
-            &common::group_dn("reporting"),
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["rosterPermission"],
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let entry = SearchEntry::construct(entries.into_iter().next().unwrap());
+    let entry = read_entry(
+        &mut ldap,
+        &common::group_dn("reporting"),
+        vec!["rosterPermission"],
+    )
+    .await;
     assert_eq!(entry.attrs["rosterPermission"], ["reports.read"]);
 
     // PATCH adds, removes and replaces permissions; the user follows.

@@ -300,3 +300,14 @@ pub async fn account(t: &TestServer, id: &str) -> serde_json::Value {
     );
     body[ACCOUNT_URN].clone()
 }
+
+/// One entry, read with a base search for `attrs` on an open connection.
+pub async fn read_entry(ldap: &mut Ldap, dn: &str, attrs: Vec<&str>) -> ldap3::SearchEntry {
+    let (entries, _) = ldap
+        .search(dn, ldap3::Scope::Base, "(objectClass=*)", attrs)
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    ldap3::SearchEntry::construct(entries.into_iter().next().expect("the entry"))
+}
