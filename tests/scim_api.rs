@@ -844,6 +844,34 @@ async fn an_email_belongs_to_one_user() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // In one batch (an import's), the first account to give an address has it.
+    let account = |name: &str| roster::directory::NewAccount {
+        attrs: roster::directory::UserAttrs {
+            user_name: name.into(),
+            emails: vec![roster::directory::MultiValue {
+                value: "twin@example.com".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        active: true,
+        credential: roster::directory::Credential::None,
+    };
+    let made = t
+        .server
+        .directory
+        .create_users(
+            &roster::directory::Actor::cli(),
+            vec![account("twin1"), account("twin2")],
+        )
+        .await;
+    assert!(made[0].is_ok(), "{:?}", made[0]);
+    assert!(
+        matches!(&made[1], Err(roster::directory::DirectoryError::Uniqueness(a)) if a == "emails"),
+        "{:?}",
+        made[1]
+    );
+
     // Once ann is deleted (banned), the address is free.
     let (status, _) = t.scim(Method::DELETE, &format!("/Users/{ann}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);

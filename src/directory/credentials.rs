@@ -155,6 +155,20 @@ impl Directory {
     ) -> Result<()> {
         let user = self.get_user(id).await?;
         self.check_password(password, &user.attrs, Some(id)).await?;
+        self.store_checked_password(actor, user, password, reset)
+            .await
+    }
+
+    /// Hashes and stores a password already held to the policy (with
+    /// `reset`, one an operator set), clearing or setting the forced change.
+    async fn store_checked_password(
+        &self,
+        actor: &Actor,
+        user: User,
+        password: &str,
+        reset: bool,
+    ) -> Result<()> {
+        let id = user.id;
         let hash = self.hasher.hash(password).await?;
         let now = self.now();
         let must_change = reset && self.must_change_after_reset;
@@ -266,8 +280,10 @@ impl Directory {
             .invite_user(&token::digest_hex(token), self.now(), true)
             .await?
             .ok_or_else(invalid_link)?;
-        self.set_password(actor, user.id, password, false).await?;
-        self.get_user(user.id).await
+        let id = user.id;
+        self.store_checked_password(actor, user, password, false)
+            .await?;
+        self.get_user(id).await
     }
 
     // ----- TOTP -----

@@ -402,9 +402,29 @@ impl Directory {
         actor: &Actor,
         accounts: Vec<NewAccount>,
     ) -> Vec<Result<User>> {
-        let prepared =
+        let mut prepared =
             futures::future::join_all(accounts.into_iter().map(|a| self.prepare_account(actor, a)))
                 .await;
+        // The store knows none of the batch yet: an address two of its
+        // accounts give goes to the first.
+        if self.unique_email {
+            let mut seen = std::collections::HashSet::new();
+            for p in prepared.iter_mut() {
+                let taken = p.as_ref().is_ok_and(|(attrs, _, _)| {
+                    let emails: Vec<String> = attrs
+                        .emails
+                        .iter()
+                        .map(|e| e.value.to_lowercase())
+                        .collect();
+                    let taken = emails.iter().any(|e| seen.contains(e));
+                    seen.extend(emails);
+                    taken
+                });
+                if taken {
+                    *p = Err(DirectoryError::Uniqueness("emails".into()));
+                }
+            }
+        }
         let mut batch = Vec::new();
         let mut results: Vec<Option<Result<User>>> = Vec::with_capacity(prepared.len());
         for p in &prepared {
