@@ -5,7 +5,7 @@
 //! are locked. Alone in its test binary, so that no other test shares the
 //! cores while it measures; the kinds are measured in turns, so that
 //! the machine's drift falls on all alike, and a measurement that
-//! finds them apart is taken again (up to three times) before the test
+//! finds them apart is taken again (up to five times) before the test
 //! fails: a real difference shows every time, a burst of noise does not.
 
 mod common;
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::{start_with, user_dn};
 
-const ROUNDS: usize = 15;
-const ATTEMPTS: usize = 3;
+const ROUNDS: usize = 21;
+const ATTEMPTS: usize = 5;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
