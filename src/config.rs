@@ -98,6 +98,11 @@ pub struct ProfileConfig {
     pub name_pattern: String,
     /// No two users may share an email address.
     pub unique_email: bool,
+    /// The declaration file of extra User and Group attributes (TOML or
+    /// JSON); none when empty.
+    pub attributes: Option<PathBuf>,
+    /// Largest binary value (a profile picture) a declared attribute holds.
+    pub max_binary_bytes: usize,
 }
 
 impl Default for ProfileConfig {
@@ -109,6 +114,8 @@ impl Default for ProfileConfig {
             // hyphen and period.
             name_pattern: r"^[\p{L}\p{M}\p{N} '’.\-]*$".into(),
             unique_email: true,
+            attributes: None,
+            max_binary_bytes: 5 * 1024 * 1024,
         }
     }
 }

@@ -21,6 +21,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use config::Config;
+use directory::attributes::Attributes;
+use directory::declared::Declared;
 use directory::{Clock, Directory, DirectoryError, StoreError};
 
 /// Why the server could not start.
@@ -47,14 +49,30 @@ pub async fn open_directory(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Directory, StartError> {
-    let store = store::open(&config.database_url(), &config.store).await?;
+    let store = store::open(&config.database_url(), &config.store, attributes(config)?).await?;
     Ok(Directory::new(store, clock, config)?)
+}
+
+/// The attribute tables: the built-in attributes and those the declaration
+/// file (`profile.attributes`) declares.
+pub fn attributes(config: &Config) -> Result<Attributes, StartError> {
+    let Some(path) = &config.profile.attributes else {
+        return Ok(Attributes::default());
+    };
+    let declared = Declared::load(
+        path,
+        config.profile.max_binary_bytes,
+        &Attributes::is_builtin,
+    )
+    .map_err(StartError::Config)?;
+    Ok(Attributes::new(&declared))
 }
 
 /// The directory a server runs on: reads come from an in-memory view of
 /// the store, kept in step with it.
 async fn serve_directory(config: &Config, clock: Arc<dyn Clock>) -> Result<Directory, StartError> {
-    let store = store::open_served(&config.database_url(), &config.store).await?;
+    let store =
+        store::open_served(&config.database_url(), &config.store, attributes(config)?).await?;
     Ok(Directory::new(store, clock, config)?)
 }
 
@@ -153,7 +171,9 @@ impl Server {
         let app = http::app(directory.clone(), &config.http);
         let ldap_state = Arc::new(ldap::LdapState {
             directory: directory.clone(),
-            tree: ldap::tree::Tree::new(base).with_posix(config.posix.enabled),
+            tree: ldap::tree::Tree::new(base)
+                .with_posix(config.posix.enabled)
+                .with_attributes(directory.attributes()),
             config: config.ldap.clone(),
             tls: tls.clone(),
         });

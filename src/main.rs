@@ -585,7 +585,7 @@ async fn served_group(directory: &Directory, name: &str) -> Result<Group, String
 }
 
 fn show_user(directory: &Directory, user: &User, json: bool) {
-    let mut resource = roster::scim::resources::user_to_json(user, "", directory.policy());
+    let mut resource = roster::scim::resources::user_to_json(user, "", directory);
     if json {
         println!(
             "{}",
@@ -688,9 +688,9 @@ fn show_user(directory: &Directory, user: &User, json: bool) {
     }
 }
 
-fn show_group(group: &Group, json: bool) {
+fn show_group(directory: &Directory, group: &Group, json: bool) {
     if json {
-        let resource = roster::scim::resources::group_to_json(group, "", true);
+        let resource = roster::scim::resources::group_to_json(group, "", true, directory.declared());
         println!(
             "{}",
             serde_json::to_string_pretty(&resource).unwrap_or_default()
@@ -732,8 +732,8 @@ async fn import_table(
     let read =
         |file: &Path| std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()));
     let rows = match format {
-        Format::Csv => roster::transfer::users::read_csv(&read(file)?),
-        Format::Spreadsheet => roster::transfer::users::read_spreadsheet(file),
+        Format::Csv => roster::transfer::users::read_csv(&read(file)?, directory.declared()),
+        Format::Spreadsheet => roster::transfer::users::read_spreadsheet(file, directory.declared()),
         _ => Ok(roster::transfer::users::read_json_lines(&read(file)?)),
     }
     .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -791,7 +791,7 @@ fn report_summary(
 async fn import(directory: &Directory, config: &Config, file: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let base = roster::ldap::dn::Dn::parse(&config.base_dn).map_err(|e| e.to_string())?;
-    let tree = roster::ldap::tree::Tree::new(base);
+    let tree = roster::ldap::tree::Tree::new(base).with_attributes(directory.attributes());
     let report = roster::transfer::import_ldif(directory, &Actor::cli(), &tree, &text)
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -885,7 +885,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Group(GroupCommand::Show { name, json }) => {
             let group = served_group(&directory, &name).await?;
-            show_group(&group, json);
+            show_group(&directory, &group, json);
         }
         Command::User(UserCommand::Activate { name }) => {
             let user = served_user(&directory, &name).await?;
@@ -1005,14 +1005,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .items;
-            print!("{}", roster::transfer::groups::write_json_lines(&groups));
+            print!("{}", roster::transfer::groups::write_json_lines(&directory, &groups));
         }
         Command::Export(ExportCommand::Users { format }) => {
             let users = roster::transfer::users::all_users(&directory)
                 .await
                 .map_err(|e| e.to_string())?;
             let text = match Format::parse(&format) {
-                Some(Format::Csv) => roster::transfer::users::write_csv(&users)?,
+                Some(Format::Csv) => roster::transfer::users::write_csv(&users, directory.declared())?,
                 Some(Format::JsonLines) => {
                     roster::transfer::users::write_json_lines(&directory, &users)
                 }

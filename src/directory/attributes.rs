@@ -3,7 +3,9 @@
 //! values are read from a record. Both filter translators and the LDAP entry
 //! builder use this table, so SCIM and LDAP always agree.
 
+use super::declared::{self, Declaration, Declared, Kind};
 use super::model::{Group, MultiValue, User};
+use super::query::Record;
 
 /// How values compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,37 @@ pub enum Syntax {
     Id,
     /// Whole numbers, ordered as numbers (uidNumber, gidNumber).
     Integer,
+    /// Decimal numbers, ordered as numbers.
+    Decimal,
+}
+
+impl Syntax {
+    /// Whether values are ordered as numbers (kept as sortable text).
+    pub fn numeric(self) -> bool {
+        matches!(self, Syntax::Integer | Syntax::Decimal)
+    }
+
+    /// Whether substring matching applies.
+    pub fn textual(self) -> bool {
+        !matches!(
+            self,
+            Syntax::Time | Syntax::Boolean | Syntax::Integer | Syntax::Decimal
+        )
+    }
+
+    /// A number's sortable text, or `None` when `text` is not one.
+    pub fn sortable_number(self, text: &str) -> Option<String> {
+        match self {
+            Syntax::Integer => text.trim().parse::<i64>().ok().map(sortable_integer),
+            Syntax::Decimal => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(sortable_decimal),
+            _ => None,
+        }
+    }
 }
 
 /// Where the store finds an attribute's values.
@@ -26,6 +59,10 @@ pub enum Syntax {
 pub enum Storage {
     /// A column of the record's own table.
     Column(&'static str),
+    /// Only on the record itself (a declared attribute that is not
+    /// `indexed`): the read model evaluates it on each record; the
+    /// command-line tools' SQL cannot filter by it.
+    Record,
     /// Rows of the record's index table under the attribute's key.
     Index,
     /// The user's status (`active` is true when it is `active`).
@@ -64,6 +101,27 @@ pub struct AttrDef<T> {
     /// For a sub-attribute of a multi-valued attribute (`emails.type`): the
     /// parent, and the values with the position of the element each is in.
     pub element: Option<Element<T>>,
+    /// The declaration of a declared attribute, whose values are read from
+    /// the record's custom extension (`values` is unused then).
+    pub declared: Option<&'static Declaration>,
+}
+
+impl<T> Clone for AttrDef<T> {
+    fn clone(&self) -> Self {
+        AttrDef {
+            key: self.key,
+            scim: self.scim,
+            ldap: self.ldap,
+            syntax: self.syntax,
+            storage: self.storage,
+            values: self.values,
+            element: self.element.as_ref().map(|e| Element {
+                parent: e.parent,
+                values: e.values,
+            }),
+            declared: self.declared,
+        }
+    }
 }
 
 /// Where a sub-attribute's values sit among its parent's elements.
@@ -83,8 +141,25 @@ impl<T> AttrDef<T> {
     pub fn sortable(&self) -> bool {
         matches!(
             self.storage,
-            Storage::Column(_) | Storage::Index | Storage::Status
+            Storage::Column(_) | Storage::Index | Storage::Status | Storage::Record
         )
+    }
+
+    /// The attribute's values on `record`, unnormalised.
+    pub fn values_of(&self, record: &T) -> Vec<String>
+    where
+        T: Record,
+    {
+        match self.declared {
+            Some(d) => declared::match_values(
+                d.kind,
+                record
+                    .extensions()
+                    .get(d.resource.urn())
+                    .and_then(|e| e.get(&d.name)),
+            ),
+            None => (self.values)(record),
+        }
     }
 
     /// The form in which a value is indexed and compared. Integers become
@@ -92,10 +167,10 @@ impl<T> AttrDef<T> {
     pub fn normalize(&self, value: &str) -> String {
         match self.syntax {
             Syntax::CaseIgnore | Syntax::Id => value.to_lowercase(),
-            Syntax::Integer => match value.trim().parse::<i64>() {
-                Ok(n) => sortable_integer(n),
-                Err(_) => value.to_string(),
-            },
+            Syntax::Integer | Syntax::Decimal => self
+                .syntax
+                .sortable_number(value)
+                .unwrap_or_else(|| value.to_string()),
             _ => value.to_string(),
         }
     }
@@ -105,6 +180,14 @@ impl<T> AttrDef<T> {
 /// first).
 pub fn sortable_integer(n: i64) -> String {
     format!("{:020}", (n as i128 - i64::MIN as i128) as u64)
+}
+
+/// A finite decimal as 16 hex digits that sort as the number does.
+pub fn sortable_decimal(n: f64) -> String {
+    let n = if n == 0.0 { 0.0 } else { n }; // -0 sorts as 0
+    let bits = n.to_bits();
+    let key = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
+    format!("{key:016x}")
 }
 
 fn one(v: &Option<String>) -> Vec<String> {
@@ -143,6 +226,7 @@ macro_rules! attr {
             storage: $storage,
             values: $values,
             element: None,
+            declared: None,
         }
     };
 }
@@ -162,6 +246,7 @@ macro_rules! sub {
                 parent: $parent,
                 values: |u: &User| positions(&u.attrs.$list, $field),
             }),
+            declared: None,
         }
     };
 }
@@ -254,11 +339,126 @@ pub static GROUP_ATTRS: &[AttrDef<Group>] = &[
     }),
 ];
 
+/// The attribute tables a server runs with: the built-in attributes and
+/// the declared ones (`directory::declared`), built once at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Attributes {
+    pub users: &'static [AttrDef<User>],
+    pub groups: &'static [AttrDef<Group>],
+    /// The declarations the declared attributes come from.
+    pub declared: &'static Declared,
+}
+
+/// No declarations.
+static NONE_DECLARED: Declared = Declared {
+    users: Vec::new(),
+    groups: Vec::new(),
+    max_binary_bytes: 0,
+};
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes {
+            users: USER_ATTRS,
+            groups: GROUP_ATTRS,
+            declared: &NONE_DECLARED,
+        }
+    }
+}
+
+fn no_values<T>(_: &T) -> Vec<String> {
+    Vec::new()
+}
+
+/// The definition of a declared (non-binary) attribute.
+fn declared_def<T>(d: &'static Declaration) -> AttrDef<T> {
+    let syntax = match d.kind {
+        Kind::String | Kind::Reference if d.case_exact => Syntax::CaseExact,
+        Kind::String | Kind::Reference | Kind::Binary => Syntax::CaseIgnore,
+        Kind::Boolean => Syntax::Boolean,
+        Kind::Integer => Syntax::Integer,
+        Kind::Decimal => Syntax::Decimal,
+        Kind::DateTime => Syntax::Time,
+    };
+    AttrDef {
+        key: Box::leak(d.path.clone().into_boxed_str()),
+        scim: true,
+        ldap: Box::leak(vec![&*Box::leak(d.ldap.clone().into_boxed_str())].into_boxed_slice()),
+        syntax,
+        // Only user values have an index table.
+        storage: match d.indexed && d.resource == declared::Resource::User {
+            true => Storage::Index,
+            false => Storage::Record,
+        },
+        values: no_values,
+        element: None,
+        declared: Some(d),
+    }
+}
+
+impl Attributes {
+    /// The built-in tables and `declared`'s attributes after them. The
+    /// tables live as long as the process: a server builds them once.
+    pub fn new(declared: &Declared) -> Attributes {
+        let declared: &'static Declared = Box::leak(Box::new(declared.clone()));
+        let mut users: Vec<AttrDef<User>> = USER_ATTRS.to_vec();
+        users.extend(
+            declared
+                .users
+                .iter()
+                .filter(|d| d.kind != Kind::Binary)
+                .map(declared_def),
+        );
+        let mut groups: Vec<AttrDef<Group>> = GROUP_ATTRS.to_vec();
+        groups.extend(
+            declared
+                .groups
+                .iter()
+                .filter(|d| d.kind != Kind::Binary)
+                .map(declared_def),
+        );
+        Attributes {
+            users: Box::leak(users.into_boxed_slice()),
+            groups: Box::leak(groups.into_boxed_slice()),
+            declared,
+        }
+    }
+
+    /// Whether `name` is a built-in attribute's SCIM path (with or without
+    /// the core URN) or LDAP name: what a declaration may not take.
+    pub fn is_builtin(resource: declared::Resource, name: &str) -> bool {
+        let builtin = |key: &str, ldap: &[&str]| {
+            key.eq_ignore_ascii_case(name)
+                || key.split('.').next().is_some_and(|p| p.eq_ignore_ascii_case(name))
+                || ldap.iter().any(|l| l.eq_ignore_ascii_case(name))
+        };
+        let reserved = [
+            "objectClass", "userPassword", "jpegPhoto", "photos", "password", "schemas",
+            "meta", "groups", "members", "active", "name", "emails", "addresses",
+            "x509Certificates", "entryDN", "subschemaSubentry", "pwdReset",
+        ];
+        if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            // jpegPhoto is free for a declared binary picture.
+            return !name.eq_ignore_ascii_case("jpegPhoto");
+        }
+        match resource {
+            declared::Resource::User => USER_ATTRS.iter().any(|d| builtin(d.key, d.ldap)),
+            declared::Resource::Group => GROUP_ATTRS.iter().any(|d| builtin(d.key, d.ldap)),
+        }
+    }
+}
+
 /// Finds a definition by its SCIM path, ignoring case (RFC 7644 §3.4.2.2).
+/// A declared attribute may also be named without its extension's URN.
 pub fn by_scim<T>(table: &'static [AttrDef<T>], path: &str) -> Option<&'static AttrDef<T>> {
     table
         .iter()
         .find(|d| d.scim && d.key.eq_ignore_ascii_case(path))
+        .or_else(|| {
+            table
+                .iter()
+                .find(|d| d.declared.is_some_and(|x| x.name.eq_ignore_ascii_case(path)))
+        })
 }
 
 /// Finds a definition by one of its LDAP names, ignoring case.
@@ -283,16 +483,21 @@ pub fn by_key<T>(table: &'static [AttrDef<T>], key: &str) -> Option<&'static Att
 /// position of the element it came from (for sub-attributes).
 pub type IndexRow = (&'static str, String, Option<usize>);
 
-/// The index rows of every attribute the store keeps in the index table.
-pub fn user_index(user: &User) -> Vec<IndexRow> {
+/// The index rows of every attribute of `table` the store keeps in the
+/// index table.
+pub fn user_index(table: &'static [AttrDef<User>], user: &User) -> Vec<IndexRow> {
     let mut rows: Vec<IndexRow> = Vec::new();
-    for def in USER_ATTRS.iter().filter(|d| d.storage == Storage::Index) {
+    for def in table.iter().filter(|d| d.storage == Storage::Index) {
         let values: Vec<(Option<usize>, String)> = match &def.element {
             Some(e) => (e.values)(user)
                 .into_iter()
                 .map(|(i, v)| (Some(i), v))
                 .collect(),
-            None => (def.values)(user).into_iter().map(|v| (None, v)).collect(),
+            None => def
+                .values_of(user)
+                .into_iter()
+                .map(|v| (None, v))
+                .collect(),
         };
         for (pos, v) in values {
             let v = def.normalize(&v);

@@ -3,6 +3,8 @@
 //! hands durable changes to a [`Store`].
 
 pub mod attributes;
+mod custom;
+pub mod declared;
 pub mod audit;
 mod credentials;
 pub mod error;
@@ -35,6 +37,7 @@ use crate::config::{Config, MfaConfig, PosixConfig};
 use password::Hasher;
 use policy::{Policy, Standing};
 use posix::Allocator;
+use declared::Resource;
 use quality::Quality;
 
 type Result<T> = std::result::Result<T, DirectoryError>;
@@ -243,6 +246,8 @@ impl Directory {
     ) -> Result<User> {
         let mut attrs = self.valid_user(attrs)?;
         self.emails_free(&attrs, None).await?;
+        self.checked_declared(Resource::User, &mut attrs.extensions, None, None)
+            .await?;
         let hash = self
             .hash_new_password(actor, &password, &attrs, None)
             .await?;
@@ -295,7 +300,10 @@ impl Directory {
     /// Checks a user's attributes as a write would (for a dry run): the
     /// normalised attributes, or the rule they break.
     pub fn check_user(&self, attrs: UserAttrs) -> Result<UserAttrs> {
-        self.valid_user(attrs)
+        let mut attrs = self.valid_user(attrs)?;
+        self.declared()
+            .check(Resource::User, &mut attrs.extensions, None)?;
+        Ok(attrs)
     }
 
     /// The POSIX settings, when POSIX accounts are served.
@@ -481,8 +489,10 @@ impl Directory {
         actor: &Actor,
         account: NewAccount,
     ) -> Result<(UserAttrs, bool, Option<String>)> {
-        let attrs = self.valid_user(account.attrs)?;
+        let mut attrs = self.valid_user(account.attrs)?;
         self.emails_free(&attrs, None).await?;
+        self.checked_declared(Resource::User, &mut attrs.extensions, None, None)
+            .await?;
         let hash = match account.credential {
             Credential::None => None,
             Credential::Password(p) => {
@@ -513,12 +523,19 @@ impl Directory {
         } = change;
         let mut attrs = self.valid_user(attrs)?;
         self.emails_free(&attrs, Some(id)).await?;
+        let current = self.get_user(id).await?;
+        self.checked_declared(
+            Resource::User,
+            &mut attrs.extensions,
+            Some(&current.attrs.extensions),
+            Some(id),
+        )
+        .await?;
         attrs.active_unassigned = active.is_none();
         let hash = self
             .hash_new_password(actor, &password, &attrs, Some(id))
             .await?;
         self.provisioned(actor, &mut attrs, hash.is_some());
-        let current = self.get_user(id).await?;
         if let Some(v) = expected_version {
             if v != current.meta.version {
                 return Err(DirectoryError::VersionMismatch);
@@ -979,6 +996,8 @@ impl Directory {
         members: &[MemberRef],
     ) -> Result<Group> {
         let mut attrs = validate::group(attrs)?;
+        self.checked_declared(Resource::Group, &mut attrs.extensions, None, None)
+            .await?;
         let id = Uuid::new_v4();
         let found = self.resolve_members(Some(id), members).await?;
         let allocate = self.posix.is_some() && attrs.gid_number.is_none();
@@ -1048,6 +1067,13 @@ impl Directory {
     ) -> Result<Group> {
         let mut attrs = validate::group(attrs)?;
         let current = self.get_group(id).await?;
+        self.checked_declared(
+            Resource::Group,
+            &mut attrs.extensions,
+            Some(&current.attrs.extensions),
+            Some(id),
+        )
+        .await?;
         if let Some(v) = expected_version {
             if v != current.meta.version {
                 return Err(DirectoryError::VersionMismatch);

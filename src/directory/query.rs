@@ -181,7 +181,7 @@ impl<T: Record> Subject<T> for Hydrated<'_, T> {
             // are tied to its position; an indexed attribute outside the
             // element has no position and never matches there.
             (Some(_), None) if def.storage == Storage::Index => false,
-            _ => (def.values)(self.0).iter().any(|v| test(&def.normalize(v))),
+            _ => def.values_of(self.0).iter().any(|v| test(&def.normalize(v))),
         }
     }
 
@@ -202,18 +202,29 @@ impl<T: Record> Subject<T> for Hydrated<'_, T> {
 
 /// A kind of record with its attribute table.
 pub trait Record: Sized + 'static {
+    /// The built-in attributes (those with sub-attributes among them).
     fn table() -> &'static [AttrDef<Self>];
+    /// The record's schema extensions by URN (declared values among them).
+    fn extensions(&self) -> &serde_json::Map<String, serde_json::Value>;
 }
 
 impl Record for super::model::User {
     fn table() -> &'static [AttrDef<Self>] {
         super::attributes::USER_ATTRS
     }
+
+    fn extensions(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.attrs.extensions
+    }
 }
 
 impl Record for super::model::Group {
     fn table() -> &'static [AttrDef<Self>] {
         super::attributes::GROUP_ATTRS
+    }
+
+    fn extensions(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.attrs.extensions
     }
 }
 
@@ -275,7 +286,7 @@ impl<T: 'static> Filter<T> {
             }
             Filter::Compare(def, op, value) => compare(record, def, *op, value, pos),
             Filter::Substring(def, parts) => {
-                if matches!(def.syntax, Syntax::Time | Syntax::Boolean | Syntax::Integer) {
+                if !def.syntax.textual() {
                     return None;
                 }
                 let initial = parts.initial.as_deref().map(|s| def.normalize(s));
@@ -350,15 +361,14 @@ fn compare<T: 'static>(
             }))
         }
         (Syntax::Time, _) => None,
-        (Syntax::Integer, Value::Str(s)) => {
-            let n: i64 = s.trim().parse().ok()?;
+        (Syntax::Integer | Syntax::Decimal, Value::Str(s)) => {
+            let arg = def.syntax.sortable_number(s)?;
             if matches!(op, Op::Co | Op::Sw | Op::Ew) {
                 return None;
             }
-            let arg = super::attributes::sortable_integer(n);
             Some(record.any(def, pos, &mut |v| ordered(v.cmp(arg.as_str()))))
         }
-        (Syntax::Integer, _) => None,
+        (Syntax::Integer | Syntax::Decimal, _) => None,
         (_, value) => {
             let arg = match value {
                 Value::Str(s) => def.normalize(s),

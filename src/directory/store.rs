@@ -48,6 +48,16 @@ pub trait Store: Send + Sync {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// The attribute tables (built-in and declared) the store indexes by.
+    fn attributes(&self) -> super::attributes::Attributes;
+
+    /// Keeps a binary value under its digest (nothing changes when one is
+    /// kept there already).
+    async fn put_blob(&self, blob: &super::declared::Blob) -> Result<(), StoreError>;
+
+    /// A binary value by its digest: its media type and bytes.
+    async fn get_blob(&self, digest: &str) -> Result<Option<(String, Vec<u8>)>, StoreError>;
+
     /// Inserts a new user (and its password hash, if any).
     async fn insert_user(
         &self,

@@ -8,7 +8,8 @@ use super::dn::Dn;
 use super::schema::SUBSCHEMA_DN;
 use super::tree::Tree;
 use crate::config::PosixConfig;
-use crate::directory::attributes::{Storage, GROUP_ATTRS, USER_ATTRS};
+use crate::directory::attributes::{AttrDef, Storage, Syntax};
+use crate::directory::query::Record;
 use crate::directory::{Group, MemberKind, Meta, Timestamp, User};
 
 pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "inetOrgPerson"];
@@ -90,6 +91,12 @@ impl Selection {
     /// a large group is the costly part of a group search).
     pub fn wants_members(&self) -> bool {
         self.wants(&["member", "uniqueMember", "memberUid"])
+    }
+
+    /// Whether the request names `name` itself (not through `*`): what a
+    /// binary attribute such as jpegPhoto needs to be sent.
+    pub fn names(&self, name: &str) -> bool {
+        !self.types_only && self.names.iter().any(|r| r.eq_ignore_ascii_case(name))
     }
 
     /// Whether an attribute known by `names` (canonical name first) is wanted.
@@ -204,6 +211,9 @@ pub fn user_entry(
     let mut b = Builder::new(sel);
     b.add(&["objectClass"], || {
         let mut classes = strings(USER_CLASSES);
+        if !tree.attrs.declared.users.is_empty() {
+            classes.push(super::schema::DECLARED_USER_CLASS.into());
+        }
         if posix.is_some() {
             classes.push(POSIX_USER_CLASS.into());
         }
@@ -231,7 +241,9 @@ pub fn user_entry(
                 .unwrap_or_else(|| user.common_name().to_string())]
         });
     }
-    for def in USER_ATTRS
+    for def in tree
+        .attrs
+        .users
         .iter()
         .filter(|d| !d.ldap.is_empty())
         .filter(|d| posix.is_some() || !matches!(d.ldap[0], "uidNumber" | "gidNumber"))
@@ -242,7 +254,7 @@ pub fn user_entry(
                 .iter()
                 .map(|g| tree.group_dn(&g.display_name).to_string())
                 .collect(),
-            _ => (def.values)(user),
+            _ => ldap_values(def, user),
         });
     }
     let time = |t: Option<Timestamp>| t.iter().map(|t| t.generalized()).collect();
@@ -301,12 +313,17 @@ pub fn group_entry(
     let mut b = Builder::new(sel);
     b.add(&["objectClass"], || {
         let mut classes = strings(GROUP_CLASSES);
+        if !tree.attrs.declared.groups.is_empty() {
+            classes.push(super::schema::DECLARED_GROUP_CLASS.into());
+        }
         if posix.is_some() {
             classes.push(POSIX_GROUP_CLASS.into());
         }
         classes
     });
-    for def in GROUP_ATTRS
+    for def in tree
+        .attrs
+        .groups
         .iter()
         .filter(|d| !d.ldap.is_empty())
         .filter(|d| posix.is_some() || !matches!(d.ldap[0], "gidNumber" | "memberUid"))
@@ -320,7 +337,7 @@ pub fn group_entry(
                     MemberKind::Group => tree.group_dn(&m.name).to_string(),
                 })
                 .collect(),
-            _ => (def.values)(group),
+            _ => ldap_values(def, group),
         });
     }
     b.add(&["rosterPermission"], || group.attrs.permissions.clone());
@@ -414,4 +431,13 @@ pub fn fixed_entry(dn: String, attrs: FixedAttrs, sel: &Selection) -> LdapSearch
 /// Attribute names and values of a fixed entry, for [`super::filter::matches_static`].
 pub fn as_pairs(attrs: &FixedAttrs) -> Vec<(&str, Vec<String>)> {
     attrs.iter().map(|(n, v)| (n[0], v.clone())).collect()
+}
+
+/// An attribute's values as LDAP writes them (booleans as TRUE / FALSE).
+fn ldap_values<T: Record>(def: &AttrDef<T>, record: &T) -> Vec<String> {
+    let values = def.values_of(record);
+    match def.syntax {
+        Syntax::Boolean => values.iter().map(|v| v.to_uppercase()).collect(),
+        _ => values,
+    }
 }

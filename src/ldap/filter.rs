@@ -55,6 +55,8 @@ pub fn check(filter: &LdapFilter, max_depth: usize) -> Result<(), FilterError> {
 
 /// How one kind of entry answers the kind-specific parts of a filter.
 trait Kind: Record {
+    /// The attributes of this kind the tree serves.
+    fn attrs(tree: &Tree) -> &'static [AttrDef<Self>];
     fn classes() -> &'static [&'static str];
     /// The object class entries of this kind have only when they have an
     /// attribute (POSIX), and that attribute's LDAP name.
@@ -67,6 +69,9 @@ trait Kind: Record {
 }
 
 impl Kind for User {
+    fn attrs(tree: &Tree) -> &'static [AttrDef<Self>] {
+        tree.attrs.users
+    }
     fn classes() -> &'static [&'static str] {
         USER_CLASSES
     }
@@ -90,6 +95,9 @@ impl Kind for User {
 }
 
 impl Kind for Group {
+    fn attrs(tree: &Tree) -> &'static [AttrDef<Self>] {
+        tree.attrs.groups
+    }
     fn classes() -> &'static [&'static str] {
         GROUP_CLASSES
     }
@@ -147,7 +155,7 @@ fn value<T>(def: &AttrDef<T>, text: &str) -> Option<Value> {
 /// The attribute an LDAP name stands for in entries as served: without
 /// POSIX, the POSIX attributes are not part of any entry.
 fn served<T: Kind>(tree: &Tree, name: &str) -> Option<&'static AttrDef<T>> {
-    by_ldap(T::table(), name).filter(|d| tree.posix || !is_posix(d.key))
+    by_ldap(T::attrs(tree), name).filter(|d| tree.posix || !is_posix(d.key))
 }
 
 fn compare<T: Kind>(tree: &Tree, attr: &str, op: Op, text: &str) -> Filter<T> {

@@ -3,6 +3,7 @@
 //! and 3045, readable anonymously at `cn=Subschema` like the rootDSE.
 
 use super::entries::FixedAttrs;
+use crate::directory::declared::{Declaration, Declared, Kind};
 
 /// Where the subschema entry lives.
 pub const SUBSCHEMA_DN: &str = "cn=Subschema";
@@ -561,19 +562,76 @@ fn defines(name: &str) -> bool {
         .any(|t| t.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
 }
 
-/// The attributes of the subschema entry.
-pub fn subschema_attrs() -> FixedAttrs {
+/// The auxiliary classes of entries with declared attributes, by resource.
+pub const DECLARED_USER_CLASS: &str = "rosterDeclaredUser";
+pub const DECLARED_GROUP_CLASS: &str = "rosterDeclaredGroup";
+
+/// The standard definition of jpegPhoto (RFC 2798), which a declared binary
+/// attribute of that name takes.
+const JPEG_PHOTO: &str = "( 0.9.2342.19200300.100.1.60 NAME 'jpegPhoto' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.28 )";
+
+/// A declared attribute's type description.
+fn declared_type(d: &Declaration) -> String {
+    if d.kind == Kind::Binary && d.ldap.eq_ignore_ascii_case("jpegPhoto") {
+        return JPEG_PHOTO.to_string();
+    }
+    let rules = match d.kind {
+        Kind::String | Kind::Reference if d.case_exact => "EQUALITY caseExactMatch ORDERING caseExactOrderingMatch SUBSTR caseExactSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15".to_string(),
+        Kind::String | Kind::Reference | Kind::Decimal => format!("EQUALITY caseIgnoreMatch ORDERING caseIgnoreOrderingMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX {DIRECTORY_STRING}"),
+        Kind::Boolean => format!("EQUALITY booleanMatch SYNTAX {BOOLEAN}"),
+        Kind::Integer => format!("EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX {INTEGER}"),
+        Kind::DateTime => format!("EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX {GENERALIZED_TIME}"),
+        Kind::Binary => format!("EQUALITY octetStringMatch SYNTAX {OCTET_STRING}"),
+    };
+    let mut t = format!("( {} NAME '{}'", d.oid, d.ldap);
+    if !d.description.is_empty() {
+        t.push_str(&format!(" DESC '{}'", d.description.replace(['\\', '\''], "")));
+    }
+    t.push_str(&format!(" {rules}"));
+    if !d.multi_valued {
+        t.push_str(" SINGLE-VALUE");
+    }
+    t.push_str(" )");
+    t
+}
+
+/// The auxiliary class allowing a resource's declared attributes.
+fn declared_class(oid: &str, name: &str, declarations: &[Declaration]) -> String {
+    let may: Vec<&str> = declarations.iter().map(|d| d.ldap.as_str()).collect();
+    format!("( {oid} NAME '{name}' SUP top AUXILIARY MAY {} )", oids(&may))
+}
+
+/// The attributes of the subschema entry: the built-in definitions and
+/// those of the declared attributes.
+pub fn subschema_attrs(declared: &Declared) -> FixedAttrs {
+    let mut types: Vec<String> = TYPES.iter().map(attribute_type).collect();
+    let mut classes: Vec<String> = CLASSES.iter().map(object_class).collect();
+    let all = declared.users.iter().chain(declared.groups.iter());
+    for d in all {
+        let t = declared_type(d);
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    if !declared.users.is_empty() {
+        classes.push(declared_class(
+            "2.25.300838043137499866577779599087285805970.3.1",
+            DECLARED_USER_CLASS,
+            &declared.users,
+        ));
+    }
+    if !declared.groups.is_empty() {
+        classes.push(declared_class(
+            "2.25.300838043137499866577779599087285805970.3.2",
+            DECLARED_GROUP_CLASS,
+            &declared.groups,
+        ));
+    }
     vec![
         (&["objectClass"], vec!["top".into(), "subschema".into()]),
         (&["cn"], vec!["Subschema".into()]),
-        (
-            &["attributeTypes"],
-            TYPES.iter().map(attribute_type).collect(),
-        ),
-        (
-            &["objectClasses"],
-            CLASSES.iter().map(object_class).collect(),
-        ),
+        (&["attributeTypes"], types),
+        (&["objectClasses"], classes),
     ]
 }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use ldap3_proto::control::{LdapControl, ServerSortResult};
 use ldap3_proto::proto::{
-    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry,
+    LdapMsg, LdapOp, LdapPartialAttribute, LdapResult, LdapResultCode, LdapSearchRequest,
+    LdapSearchResultEntry,
     LdapSearchScope,
 };
 use uuid::Uuid;
@@ -111,7 +112,7 @@ struct Sorting {
     outcome: LdapResultCode,
 }
 
-fn sorting(requested: &Requested) -> Option<Sorting> {
+fn sorting(tree: &Tree, requested: &Requested) -> Option<Sorting> {
     let keys = requested.sort.as_ref()?;
     let Some(key) = keys.first() else {
         return Some(Sorting {
@@ -121,10 +122,10 @@ fn sorting(requested: &Requested) -> Option<Sorting> {
         });
     };
     let descending = key.reverse_order;
-    let users = by_ldap(USER_ATTRS, &key.attribute_name)
+    let users = by_ldap(tree.attrs.users, &key.attribute_name)
         .filter(|d| d.sortable())
         .map(|attr| Sort { attr, descending });
-    let groups = by_ldap(GROUP_ATTRS, &key.attribute_name)
+    let groups = by_ldap(tree.attrs.groups, &key.attribute_name)
         .filter(|d| d.sortable())
         .map(|attr| Sort { attr, descending });
     let outcome = if keys.len() > 1 {
@@ -195,7 +196,7 @@ impl Session {
                 .is_ok_and(|dn| dn.to_string().eq_ignore_ascii_case(schema::SUBSCHEMA_DN))
         {
             // The subschema entry, readable by anyone (RFC 4512 §4.4).
-            let attrs = schema::subschema_attrs();
+            let attrs = schema::subschema_attrs(self.state.directory.declared());
             let mut out = Vec::new();
             if filter::matches_static(&req.filter, &entries::as_pairs(&attrs)) {
                 out.push(LdapMsg::new(
@@ -252,7 +253,7 @@ impl Session {
             return vec![done(res, vec![])];
         }
         let plan = Plan::new(&place, &req.scope).restrict(&access);
-        let sorting = sorting(requested);
+        let sorting = sorting(self.tree(), requested);
         let mut controls: Vec<LdapControl> = sorting.iter().map(sort_control).collect();
         let deadline =
             (req.timelimit > 0).then(|| Instant::now() + Duration::from_secs(req.timelimit as u64));
@@ -375,11 +376,11 @@ impl Session {
             let q = Query::new(f, 0, room + 1).sorted(sorting.and_then(|s| s.users.clone()));
             let page = directory.find_users(&q).await.map_err(internal)?;
             exceeded |= page.items.len() > room;
-            out.extend(
-                page.items.iter().take(room).map(|u| {
-                    entries::user_entry(tree, directory.posix(), directory.policy(), u, sel)
-                }),
-            );
+            for u in page.items.iter().take(room) {
+                let entry =
+                    entries::user_entry(tree, directory.posix(), directory.policy(), u, sel);
+                out.push(with_binaries(directory, u, sel, entry).await?);
+            }
         }
         if timed_out(deadline) {
             return Ok((out, LdapResultCode::TimeLimitExceeded));
@@ -560,13 +561,11 @@ impl Session {
                 Some(entries::fixed_entry(dn, attrs, &sel))
             }
             Hit::User(id) => match directory.get_user(*id).await {
-                Ok(u) => Some(entries::user_entry(
-                    tree,
-                    directory.posix(),
-                    directory.policy(),
-                    &u,
-                    sel,
-                )),
+                Ok(u) => {
+                    let entry =
+                        entries::user_entry(tree, directory.posix(), directory.policy(), &u, sel);
+                    Some(with_binaries(directory, &u, sel, entry).await?)
+                }
                 Err(crate::directory::DirectoryError::NotFound(_)) => None,
                 Err(e) => return Err(internal(e)),
             },
@@ -581,4 +580,32 @@ impl Session {
 
 fn timed_out(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() > d)
+}
+
+/// `entry` with the binary declared attributes of `user` (a jpegPhoto)
+/// the request names itself: they are large, and read from the store only
+/// then (`*` does not bring them).
+async fn with_binaries(
+    directory: &crate::directory::Directory,
+    user: &User,
+    sel: &Selection,
+    mut entry: LdapSearchResultEntry,
+) -> Result<LdapSearchResultEntry, LdapResult> {
+    use crate::directory::declared::Kind;
+    for d in directory.declared().users.iter() {
+        if d.kind != Kind::Binary || !sel.names(&d.ldap) {
+            continue;
+        }
+        if let Some((_, bytes)) = directory
+            .user_binary(user.id, &d.name)
+            .await
+            .map_err(internal)?
+        {
+            entry.attributes.push(LdapPartialAttribute {
+                atype: d.ldap.clone(),
+                vals: vec![bytes],
+            });
+        }
+    }
+    Ok(entry)
 }

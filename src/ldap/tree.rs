@@ -3,6 +3,7 @@
 //! `cn=NAME,ou=groups,BASE`.
 
 use super::dn::Dn;
+use crate::directory::attributes::Attributes;
 
 /// An entry a DN names, by its place in the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub struct Tree {
     /// Whether entries are `posixAccount`/`posixGroup` (`[posix] enabled`):
     /// when not, filters on those classes and attributes match nothing.
     pub posix: bool,
+    /// The attribute tables (built-in and declared) entries and filters use.
+    pub attrs: Attributes,
 }
 
 impl Tree {
@@ -32,12 +35,18 @@ impl Tree {
             groups: Dn::child("ou", "groups", &base),
             base,
             posix: true,
+            attrs: Attributes::default(),
         }
     }
 
     /// The same tree, with POSIX entries served or not.
     pub fn with_posix(self, posix: bool) -> Tree {
         Tree { posix, ..self }
+    }
+
+    /// The same tree, serving the attributes of `attrs`.
+    pub fn with_attributes(self, attrs: Attributes) -> Tree {
+        Tree { attrs, ..self }
     }
 
     pub fn user_dn(&self, user_name: &str) -> Dn {

@@ -19,7 +19,6 @@ use super::{
     base_url, created, if_match, not_modified, params, parse_id, patch, read_json, resources,
     respond, ListParams, Projection, ScimState,
 };
-use crate::directory::attributes::GROUP_ATTRS;
 use crate::directory::{Actor, Filter, Group, GroupAttrs, MemberRef, Query as DirQuery};
 
 /// Whether a projection leaves `members` out, so they need not be loaded.
@@ -44,7 +43,7 @@ pub async fn create(
 ) -> ScimResult<Response> {
     let group = create_group(&state, &actor, read_json(body)?).await?;
     Ok(created(
-        group_to_json(&group, &base_url(&headers), true),
+        group_to_json(&group, &base_url(&headers), true, state.directory.declared()),
         &group.meta,
     ))
 }
@@ -98,7 +97,7 @@ pub async fn get(
     if let Some(response) = not_modified(&headers, &group.meta) {
         return Ok(response);
     }
-    let mut body = group_to_json(&group, &base_url(&headers), true);
+    let mut body = group_to_json(&group, &base_url(&headers), true, state.directory.declared());
     resources::project(
         &mut body,
         p.attributes.as_deref(),
@@ -114,7 +113,7 @@ pub async fn list(
 ) -> ScimResult<Response> {
     let p = ListParams::from_uri(query)?;
     let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(GROUP_ATTRS, GROUP_URN)?).await?;
+        page(&state, &headers, &p, p.filter(state.directory.attributes().groups, GROUP_URN)?).await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -126,7 +125,7 @@ pub async fn search(
 ) -> ScimResult<Response> {
     let p = ListParams::from_body(read_json(body)?)?;
     let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(GROUP_ATTRS, GROUP_URN)?).await?;
+        page(&state, &headers, &p, p.filter(state.directory.attributes().groups, GROUP_URN)?).await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -139,7 +138,7 @@ pub(super) async fn page(
 ) -> ScimResult<(usize, usize, Vec<Value>)> {
     let (offset, count) = p.window(state.max_results);
     let with_members = wants_members(p.attributes.as_deref(), p.excluded_attributes.as_deref());
-    let query = DirQuery::new(filter, offset, count).sorted(p.sort(GROUP_ATTRS)?);
+    let query = DirQuery::new(filter, offset, count).sorted(p.sort(state.directory.attributes().groups)?);
     let page = state.directory.find_groups(&query, with_members).await?;
     let base = base_url(headers);
     Ok((
@@ -147,7 +146,7 @@ pub(super) async fn page(
         offset,
         page.items
             .iter()
-            .map(|g| group_to_json(g, &base, with_members))
+            .map(|g| group_to_json(g, &base, with_members, state.directory.declared()))
             .collect(),
     ))
 }
@@ -163,7 +162,7 @@ pub async fn replace(
     let group = replace_group(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
-        group_to_json(&group, &base_url(&headers), true),
+        group_to_json(&group, &base_url(&headers), true, state.directory.declared()),
         Some(&group.meta),
     ))
 }
@@ -348,7 +347,7 @@ pub async fn patch(
         with_members,
     )
     .await?;
-    let mut body = group_to_json(&group, &base_url(&headers), with_members);
+    let mut body = group_to_json(&group, &base_url(&headers), with_members, state.directory.declared());
     resources::project(
         &mut body,
         p.attributes.as_deref(),

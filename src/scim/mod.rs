@@ -56,6 +56,7 @@ pub fn router(state: ScimState) -> Router {
                 .patch(users::patch)
                 .delete(users::delete),
         )
+        .route("/Users/{id}/photos/{name}", get(users::binary))
         .route("/Groups", get(groups::list).post(groups::create))
         .route(
             "/Groups/{id}",
@@ -101,14 +102,9 @@ async fn root_search(
             "sortBy is not supported across resource types",
         ));
     }
-    let user_filter = p.filter(
-        crate::directory::attributes::USER_ATTRS,
-        resources::USER_URN,
-    );
-    let group_filter = p.filter(
-        crate::directory::attributes::GROUP_ATTRS,
-        resources::GROUP_URN,
-    );
+    let attributes = state.directory.attributes();
+    let user_filter = p.filter(attributes.users, resources::USER_URN);
+    let group_filter = p.filter(attributes.groups, resources::GROUP_URN);
     let (user_filter, group_filter) = match (user_filter, group_filter) {
         (Err(e), Err(_)) => return Err(e),
         (u, g) => (u.unwrap_or(Filter::False), g.unwrap_or(Filter::False)),
@@ -370,7 +366,8 @@ impl ListParams {
             return Ok(None);
         };
         let name = path.rsplit_once(':').map_or(path, |(_, n)| n);
-        let attr = by_scim(table, name)
+        let attr = by_scim(table, path)
+            .or_else(|| by_scim(table, name))
             .or_else(|| by_scim(table, &format!("{name}.value")))
             .filter(|d| d.sortable())
             .ok_or_else(|| ScimError::invalid_value(format!("cannot sort by {path:?}")))?;

@@ -9,10 +9,14 @@ use uuid::Uuid;
 pub use crate::directory::attributes::{
     ACCOUNT_USER_URN, GROUP_EXTENSION_URN, POSIX_GROUP_URN, POSIX_USER_URN,
 };
-use crate::directory::policy::Policy;
-use crate::directory::{
-    AccountSettings, Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User, UserAttrs,
+use crate::directory::declared::{
+    blob_digest, Declared, Kind, Resource, CUSTOM_GROUP_URN, CUSTOM_USER_URN,
 };
+use crate::directory::{
+    AccountSettings, Directory, Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User,
+    UserAttrs,
+};
+use crate::directory::policy::Policy;
 
 use super::error::{ScimError, ScimResult};
 
@@ -224,6 +228,11 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
             posix = Some(posix_account(value)?);
             continue;
         }
+        if key.eq_ignore_ascii_case(CUSTOM_USER_URN) {
+            // Checked against the declarations by the directory.
+            extensions.insert(CUSTOM_USER_URN.to_string(), value);
+            continue;
+        }
         if key.eq_ignore_ascii_case(ENTERPRISE_URN) {
             if value.as_object().is_some_and(Map::is_empty) {
                 continue;
@@ -251,6 +260,8 @@ pub fn user_from_json(body: Value) -> ScimResult<UserInput> {
         return Err(ScimError::invalid_value("userName is required"));
     }
     let mut attrs: UserAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
+    // The picture URLs Roster serves are its own, not the client's.
+    attrs.photos.retain(|p| !is_served_binary(&p.value));
     attrs.extensions = extensions;
     attrs.account = account;
     let posix_asserted = posix.is_some();
@@ -412,18 +423,50 @@ pub fn etag(meta: &Meta) -> String {
     format!("W/\"{}\"", meta.version)
 }
 
+/// The path under a user's location at which Roster serves its binary
+/// declared attribute `name` (a profile picture).
+pub fn binary_path(name: &str) -> String {
+    format!("photos/{name}")
+}
+
+/// Whether `url` is one of the binary URLs Roster serves.
+fn is_served_binary(url: &str) -> bool {
+    url.split_once("/Users/")
+        .and_then(|(_, rest)| rest.split_once("/photos/"))
+        .is_some_and(|(id, _)| Uuid::parse_str(id).is_ok())
+}
+
 /// Renders a user as a SCIM User resource. `base` is the SCIM base URL.
-pub fn user_to_json(user: &User, base: &str, policy: &Policy) -> Value {
+pub fn user_to_json(user: &User, base: &str, directory: &Directory) -> Value {
+    let (policy, declared) = (directory.policy(), directory.declared());
     let mut attrs = match serde_json::to_value(&user.attrs) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
     attrs.remove(ACTIVE_UNASSIGNED);
     let mut schemas = vec![Value::from(USER_URN)];
-    let extensions = match attrs.remove("extensions") {
+    let mut extensions = match attrs.remove("extensions") {
         Some(Value::Object(ext)) => ext,
         _ => Map::new(),
     };
+    let served = declared.served(Resource::User, &user.attrs.extensions);
+    match served.is_empty() {
+        true => extensions.remove(CUSTOM_USER_URN),
+        false => extensions.insert(CUSTOM_USER_URN.into(), Value::Object(served)),
+    };
+    let location = format!("{base}/Users/{}", user.id);
+    for d in declared.users.iter().filter(|d| d.kind == Kind::Binary) {
+        if blob_digest(&user.attrs.extensions, Resource::User, &d.name).is_some() {
+            let photos = attrs.entry("photos").or_insert_with(|| json!([]));
+            if let Value::Array(list) = photos {
+                list.push(json!({
+                    "value": format!("{location}/{}", binary_path(&d.name)),
+                    "type": "photo",
+                    "display": d.name,
+                }));
+            }
+        }
+    }
     schemas.extend(extensions.keys().map(|urn| Value::from(urn.as_str())));
     let posix = attrs.remove("posix");
     if posix.is_some() {
@@ -463,7 +506,7 @@ pub fn user_to_json(user: &User, base: &str, policy: &Policy) -> Value {
     map.insert(ACCOUNT_USER_URN.into(), account_json(user, policy));
     map.insert(
         "meta".into(),
-        meta_json(&user.meta, "User", format!("{base}/Users/{}", user.id)),
+        meta_json(&user.meta, "User", location),
     );
     Value::Object(map)
 }
@@ -619,6 +662,15 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
         Some(v) => group_extension(&v)?,
         None => Vec::new(),
     };
+    let custom_key = map
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case(CUSTOM_GROUP_URN))
+        .cloned();
+    let mut extensions = Map::new();
+    if let Some(value) = custom_key.and_then(|k| map.remove(&k)) {
+        // Checked against the declarations by the directory.
+        extensions.insert(CUSTOM_GROUP_URN.to_string(), value);
+    }
     // Provider-specific extension schemas on groups carry nothing Roster keeps.
     map.retain(|k, _| {
         !k.to_ascii_lowercase().starts_with("urn:") && !k.to_ascii_lowercase().starts_with("http")
@@ -629,6 +681,7 @@ pub fn group_from_json(body: Value) -> ScimResult<GroupInput> {
     let mut attrs: GroupAttrs = serde_json::from_value(Value::Object(map)).map_err(shape_error)?;
     attrs.gid_number = gid.flatten();
     attrs.permissions = permissions;
+    attrs.extensions = extensions;
     Ok(GroupInput {
         attrs,
         members,
@@ -659,7 +712,7 @@ pub fn posix_group(value: &Value) -> ScimResult<Option<i64>> {
 }
 
 /// Renders a group as a SCIM Group resource.
-pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
+pub fn group_to_json(group: &Group, base: &str, with_members: bool, declared: &Declared) -> Value {
     let mut attrs = match serde_json::to_value(&group.attrs) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -674,6 +727,10 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
     if !group.attrs.permissions.is_empty() {
         schemas.push(GROUP_EXTENSION_URN);
     }
+    let served = declared.served(Resource::Group, &group.attrs.extensions);
+    if !served.is_empty() {
+        schemas.push(CUSTOM_GROUP_URN);
+    }
     let mut map = Map::new();
     map.insert("schemas".into(), json!(schemas));
     map.insert("id".into(), group.id.to_string().into());
@@ -686,6 +743,9 @@ pub fn group_to_json(group: &Group, base: &str, with_members: bool) -> Value {
             GROUP_EXTENSION_URN.into(),
             json!({ "permissions": group.attrs.permissions }),
         );
+    }
+    if !served.is_empty() {
+        map.insert(CUSTOM_GROUP_URN.into(), Value::Object(served));
     }
     if with_members {
         let members: Vec<Value> = group

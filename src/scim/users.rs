@@ -14,7 +14,6 @@ use super::{
     base_url, created, if_match, not_modified, params, parse_id, patch, read_json, resources,
     respond, ListParams, Projection, ScimState,
 };
-use crate::directory::attributes::USER_ATTRS;
 use crate::directory::{Actor, DirectoryError, Filter, Query as DirQuery, User, UserChange};
 use uuid::Uuid;
 
@@ -38,7 +37,7 @@ pub async fn create(
 
 /// A user as a response shows it, projected as the request asked.
 fn rendered(state: &ScimState, user: &User, headers: &HeaderMap, projection: &Projection) -> Value {
-    let mut body = user_to_json(user, &base_url(headers), state.directory.policy());
+    let mut body = user_to_json(user, &base_url(headers), &state.directory);
     resources::project(
         &mut body,
         projection.attributes.as_deref(),
@@ -95,7 +94,7 @@ pub(super) async fn patch_user(
         if expected.is_some_and(|v| v != current.meta.version) {
             return Err(DirectoryError::VersionMismatch.into());
         }
-        let Value::Object(mut doc) = user_to_json(&current, "", state.directory.policy()) else {
+        let Value::Object(mut doc) = user_to_json(&current, "", &state.directory) else {
             return Err(DirectoryError::Internal("user did not render as an object".into()).into());
         };
         for computed in ["meta", "groups", "schemas", "id"] {
@@ -149,7 +148,7 @@ pub async fn list(
 ) -> ScimResult<Response> {
     let p = ListParams::from_uri(query)?;
     let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(USER_ATTRS, USER_URN)?).await?;
+        page(&state, &headers, &p, p.filter(state.directory.attributes().users, USER_URN)?).await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -161,7 +160,7 @@ pub async fn search(
 ) -> ScimResult<Response> {
     let p = ListParams::from_body(read_json(body)?)?;
     let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(USER_ATTRS, USER_URN)?).await?;
+        page(&state, &headers, &p, p.filter(state.directory.attributes().users, USER_URN)?).await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -173,7 +172,7 @@ pub(super) async fn page(
     filter: Filter<User>,
 ) -> ScimResult<(usize, usize, Vec<Value>)> {
     let (offset, count) = p.window(state.max_results);
-    let query = DirQuery::new(filter, offset, count).sorted(p.sort(USER_ATTRS)?);
+    let query = DirQuery::new(filter, offset, count).sorted(p.sort(state.directory.attributes().users)?);
     let page = state.directory.find_users(&query).await?;
     let base = base_url(headers);
     Ok((
@@ -181,7 +180,7 @@ pub(super) async fn page(
         offset,
         page.items
             .iter()
-            .map(|u| user_to_json(u, &base, state.directory.policy()))
+            .map(|u| user_to_json(u, &base, &state.directory))
             .collect(),
     ))
 }
@@ -232,4 +231,27 @@ pub async fn delete(
         .delete_user(&actor, parse_id(&id, "user")?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /Users/{id}/photos/{name}`: the binary declared attribute `name`
+/// of a user (a profile picture), the URL its `photos` value gives.
+pub async fn binary(
+    State(state): State<ScimState>,
+    Path((id, name)): Path<(String, String)>,
+) -> ScimResult<Response> {
+    let id = parse_id(&id, "user")?;
+    let Some((media_type, bytes)) = state.directory.user_binary(id, &name).await? else {
+        return Err(ScimError::not_found(format!(
+            "user {id} has no {name} value"
+        )));
+    };
+    let digest = crate::directory::declared::digest(&bytes);
+    axum::http::Response::builder()
+        .status(StatusCode::OK)
+        .header(axum::http::header::CONTENT_TYPE, media_type)
+        .header(axum::http::header::ETAG, format!("\"{digest}\""))
+        .header(axum::http::header::CACHE_CONTROL, "private, max-age=300")
+        .header("X-Content-Type-Options", "nosniff")
+        .body(axum::body::Body::from(bytes))
+        .map_err(|e| ScimError::from(DirectoryError::Internal(e.to_string())))
 }

@@ -83,6 +83,7 @@ impl SqlStore {
     pub(super) async fn insert_many(&self, users: &[NewUser]) -> Result<(), StoreError> {
         let users = users.to_vec();
         let own = self.own.clone();
+        let table = self.attrs.users;
         self.run_write(job(move |conn| {
             Box::pin(async move {
                 let docs = users
@@ -119,7 +120,7 @@ impl SqlStore {
                     .iter()
                     .flat_map(|n| {
                         let id = n.user.id.to_string();
-                        user_index(&n.user)
+                        user_index(table, &n.user)
                             .into_iter()
                             .map(move |(key, value, pos)| (id.clone(), key, value, pos))
                     })

@@ -23,8 +23,9 @@ use sqlx::{Any, Row};
 use uuid::Uuid;
 
 use crate::config::StoreConfig;
-use crate::directory::attributes::user_index;
+use crate::directory::attributes::{user_index, AttrDef, Attributes};
 use crate::directory::policy::LockRule;
+use crate::directory::declared::Blob;
 use crate::directory::store::{AuditFilter, NewUser, TotpSecrets};
 use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Logins, Member, MemberKind, Meta, Page, Query, Status,
@@ -38,18 +39,30 @@ use writer::{Job, Writer};
 
 /// Opens the database named by `url`, applying migrations. Reads go to the
 /// database each time: for the command-line tools.
-pub async fn open(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(open_sql(url, config).await?))
+pub async fn open(
+    url: &str,
+    config: &StoreConfig,
+    attrs: Attributes,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(open_sql(url, config, attrs).await?))
 }
 
 /// Opens the database for a server: reads are answered by an in-memory
 /// view loaded now and kept in step with the database (see `viewed`).
-pub async fn open_served(url: &str, config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    let sql = open_sql(url, config).await?;
+pub async fn open_served(
+    url: &str,
+    config: &StoreConfig,
+    attrs: Attributes,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let sql = open_sql(url, config, attrs).await?;
     viewed::ViewedStore::start(sql, config).await
 }
 
-async fn open_sql(url: &str, config: &StoreConfig) -> Result<SqlStore, StoreError> {
+async fn open_sql(
+    url: &str,
+    config: &StoreConfig,
+    attrs: Attributes,
+) -> Result<SqlStore, StoreError> {
     sqlx::any::install_default_drivers();
     let (read, write) = if url.starts_with("sqlite:") {
         let (read, write) = sqlite::open(url, config).await?;
@@ -67,6 +80,7 @@ async fn open_sql(url: &str, config: &StoreConfig) -> Result<SqlStore, StoreErro
         read,
         write,
         own: Arc::default(),
+        attrs,
     })
 }
 
@@ -90,6 +104,8 @@ struct SqlStore {
     read: AnyPool,
     write: Writer,
     own: Arc<OwnEvents>,
+    /// The attribute tables, for the index rows of users.
+    attrs: Attributes,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -299,6 +315,7 @@ async fn write_audit(
 /// Writes a user's index rows; `replace` first removes the old ones.
 async fn write_user_index(
     conn: &mut AnyConnection,
+    table: &'static [AttrDef<User>],
     user: &User,
     replace: bool,
 ) -> Result<(), StoreError> {
@@ -310,7 +327,7 @@ async fn write_user_index(
             .await
             .map_err(backend)?;
     }
-    let rows = user_index(user);
+    let rows = user_index(table, user);
     if rows.is_empty() {
         return Ok(());
     }
@@ -808,6 +825,45 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    fn attributes(&self) -> Attributes {
+        self.attrs
+    }
+
+    async fn put_blob(&self, blob: &Blob) -> Result<(), StoreError> {
+        let blob = blob.clone();
+        self.run_write(job(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO blobs (digest, media_type, data) VALUES ($1, $2, $3) \
+                     ON CONFLICT (digest) DO NOTHING",
+                )
+                .bind(&blob.digest)
+                .bind(&blob.media_type)
+                .bind(blob.bytes.clone())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        }))
+        .await
+    }
+
+    async fn get_blob(&self, digest: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let row = sqlx::query("SELECT media_type, data FROM blobs WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(r) => Ok(Some((
+                r.try_get(0).map_err(backend)?,
+                r.try_get(1).map_err(backend)?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     async fn insert_user(
         &self,
         user: &User,
@@ -818,6 +874,7 @@ impl Store for SqlStore {
         let password_hash = password_hash.map(str::to_string);
         let event = event.clone();
         let own = self.own.clone();
+        let table = self.attrs.users;
         self.run_write(job(move |conn| Box::pin(async move {
         sqlx::query(
             "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, status, doc, created_at, modified_at, version, uid_number, created_by, modified_by) \
@@ -839,7 +896,7 @@ impl Store for SqlStore {
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        write_user_index(conn, &user, false).await?;
+        write_user_index(conn, table, &user, false).await?;
         write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
         write_audit(conn, &event, &own).await?;
         Ok(())
@@ -862,6 +919,7 @@ impl Store for SqlStore {
         let password_hash = password_hash.map(str::to_string);
         let event = event.clone();
         let own = self.own.clone();
+        let table = self.attrs.users;
         self.run_write(job(move |conn| Box::pin(async move {
         // Login counters are the store's own; a re-validation clears them
         // and restarts the inactivity clock.
@@ -893,7 +951,7 @@ impl Store for SqlStore {
         if done.rows_affected() == 0 {
             return Err(missed_update(conn, "users", user.id).await);
         }
-        write_user_index(conn, &user, true).await?;
+        write_user_index(conn, table, &user, true).await?;
         write_password(conn, user.id, password_hash.as_deref(), user.meta.modified).await?;
         write_audit(conn, &event, &own).await?;
         Ok(())

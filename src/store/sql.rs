@@ -177,7 +177,7 @@ fn cond<T>(filter: &Filter<T>, layout: &Layout, in_element: bool, sql: &mut Sql)
             }
         },
         Filter::Substring(def, parts) => {
-            if matches!(def.syntax, Syntax::Time | Syntax::Boolean | Syntax::Integer) {
+            if !def.syntax.textual() {
                 sql.push(UNDEFINED);
                 return;
             }
@@ -220,10 +220,10 @@ fn comparison<T>(def: &AttrDef<T>, op: Op, value: &Value) -> Option<(&'static st
         (Syntax::Integer, Value::Str(s)) if matches!(def.storage, Storage::Column(_)) => {
             Arg::Int(s.trim().parse().ok()?)
         }
-        (Syntax::Integer, Value::Str(s)) => Arg::Text(
-            crate::directory::attributes::sortable_integer(s.trim().parse().ok()?),
-        ),
-        (Syntax::Integer, _) => return None,
+        (Syntax::Integer | Syntax::Decimal, Value::Str(s)) => {
+            Arg::Text(def.syntax.sortable_number(s)?)
+        }
+        (Syntax::Integer | Syntax::Decimal, _) => return None,
         (_, Value::Str(s)) => Arg::Text(def.normalize(s)),
         (_, Value::Bool(b)) => Arg::Text(b.to_string()),
         (_, Value::Time(t)) => Arg::Text(t.generalized()),
@@ -313,6 +313,10 @@ fn attribute<T>(
                 compare("i.value", op, arg, sql);
             }
             sql.push(")");
+        }
+        // Not in any table the SQL can reach (see `Storage::Record`).
+        Storage::Record => {
+            sql.push(UNDEFINED);
         }
         Storage::Status => match cmp {
             None => {

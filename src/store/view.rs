@@ -16,8 +16,9 @@ use uuid::Uuid;
 use super::packed::PackedUser;
 
 use crate::directory::attributes::{
-    sortable_integer, user_index, AttrDef, Storage, Syntax, GROUP_ATTRS, USER_ATTRS,
+    user_index, AttrDef, Attributes, Storage, Syntax,
 };
+use crate::directory::query::Record;
 use crate::directory::query::{Hydrated, Subject};
 use crate::directory::{
     Filter, Group, GroupRef, Member, MemberKind, Op, Page, Query, Sort, Timestamp, User, Value,
@@ -180,6 +181,8 @@ struct Inner {
     /// late refresh must not bring them back (`i64::MAX`: deleted for good;
     /// a banned record comes back with a later version if restored).
     gone: HashMap<Uuid, i64>,
+    /// The attribute tables (built-in and declared).
+    attrs: Attributes,
 }
 
 /// Adds sorted `entries` to `map`; into an empty map they are built in one
@@ -217,12 +220,12 @@ const UNINDEXED_COLUMNS: &[&str] = &[
 ];
 
 /// Values of a record's column attributes, normalised, for the view's index.
-fn column_rows<T>(table: &'static [AttrDef<T>], record: &T) -> Vec<(&'static str, String)> {
+fn column_rows<T: Record>(table: &'static [AttrDef<T>], record: &T) -> Vec<(&'static str, String)> {
     table
         .iter()
         .filter(|d| matches!(d.storage, Storage::Column(_)) && !UNINDEXED_COLUMNS.contains(&d.key))
         .flat_map(|d| {
-            (d.values)(record)
+            d.values_of(record)
                 .into_iter()
                 .map(|v| (d.key, d.normalize(&v)))
         })
@@ -235,13 +238,13 @@ const DERIVED_CN: &str = "cn";
 
 /// The index rows of a user the view keeps: the store's index rows but
 /// `cn`, and the other column attributes (externalId, uidNumber).
-fn user_rows(user: &User) -> Vec<(&'static str, String)> {
-    let mut rows: Vec<(&'static str, String)> = user_index(user)
+fn user_rows(attrs: Attributes, user: &User) -> Vec<(&'static str, String)> {
+    let mut rows: Vec<(&'static str, String)> = user_index(attrs.users, user)
         .into_iter()
         .filter(|(k, _, _)| *k != DERIVED_CN)
         .map(|(k, v, _)| (k, v))
         .collect();
-    rows.extend(column_rows(USER_ATTRS, user));
+    rows.extend(column_rows(attrs.users, user));
     rows.sort();
     rows.dedup();
     rows
@@ -279,7 +282,7 @@ impl Inner {
     }
 
     fn unindex_user(&mut self, user: &User, slot: Slot) {
-        for (key, value) in user_rows(user) {
+        for (key, value) in user_rows(self.attrs, user) {
             if let Some(index) = self.user_values.get_mut(key) {
                 unpost(index, &value, slot);
             }
@@ -299,7 +302,7 @@ impl Inner {
                     .remove(previous.attrs.user_name.to_lowercase().as_str());
             }
         }
-        let rows = user_rows(user);
+        let rows = user_rows(self.attrs, user);
         let name = user.attrs.user_name.to_lowercase();
         let slot = self.users.put(user.id, &name, PackedUser::pack(user));
         for (key, value) in rows {
@@ -335,7 +338,7 @@ impl Inner {
                     return;
                 }
                 let name = previous.attrs.display_name.to_lowercase();
-                let rows = column_rows(GROUP_ATTRS, previous);
+                let rows = column_rows(self.attrs.groups, previous);
                 self.groups.by_name.remove(name.as_str());
                 for (key, value) in rows {
                     if let Some(index) = self.group_values.get_mut(key) {
@@ -344,7 +347,7 @@ impl Inner {
                 }
             }
         }
-        let rows = column_rows(GROUP_ATTRS, group);
+        let rows = column_rows(self.attrs.groups, group);
         let name = group.attrs.display_name.to_lowercase();
         let stored = Group {
             members: Vec::new(),
@@ -411,7 +414,7 @@ impl Inner {
         self.set_members(slot, &[]);
         if let Some(group) = self.groups.get(slot) {
             let name = group.attrs.display_name.to_lowercase();
-            for (key, value) in column_rows(GROUP_ATTRS, group) {
+            for (key, value) in column_rows(self.attrs.groups, group) {
                 if let Some(index) = self.group_values.get_mut(key) {
                     unpost(index, &value, slot);
                 }
@@ -755,8 +758,8 @@ fn lookup_names(names: &BTreeMap<CompactString, Slot>, op: Op, value: &str) -> O
 fn indexed_text<T>(def: &AttrDef<T>, value: &Value) -> Option<String> {
     match (def.syntax, value) {
         (Syntax::Time, _) => None,
-        (Syntax::Integer, Value::Str(s)) => s.trim().parse::<i64>().ok().map(sortable_integer),
-        (Syntax::Integer, _) => None,
+        (Syntax::Integer | Syntax::Decimal, Value::Str(s)) => def.syntax.sortable_number(s),
+        (Syntax::Integer | Syntax::Decimal, _) => None,
         (_, Value::Str(s)) => Some(def.normalize(s)),
         (_, Value::Bool(b)) => Some(b.to_string()),
         (_, Value::Time(_)) => None,
@@ -895,8 +898,11 @@ fn select<R, T: 'static>(
 }
 
 impl View {
-    pub fn new() -> View {
-        View::default()
+    /// An empty view of records with the attributes of `attrs`.
+    pub fn new(attrs: Attributes) -> View {
+        let view = View::default();
+        view.write().attrs = attrs;
+        view
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -1033,7 +1039,7 @@ impl View {
             loading
                 .names
                 .push((u.attrs.user_name.to_lowercase().into(), slot));
-            for (key, value) in user_rows(u) {
+            for (key, value) in user_rows(inner.attrs, u) {
                 loading.values.push((key, value.into(), slot));
             }
         }
@@ -1172,7 +1178,7 @@ impl Inner {
             match def.storage {
                 Storage::Index if def.key == DERIVED_CN => {
                     let mut slots = lookup_names(&self.users.by_name, op, text)?;
-                    let by_display = USER_ATTRS.iter().find(|d| d.key == "displayName")?;
+                    let by_display = crate::directory::attributes::USER_ATTRS.iter().find(|d| d.key == "displayName")?;
                     slots.extend(column_lookup(
                         &self.users,
                         &self.user_values,

@@ -50,7 +50,7 @@ impl ViewedStore {
         // What is committed up to `last` is in the load below; an event
         // below it that commits later is not among these and will be read.
         let committed = sql.event_ids(last.saturating_sub(LOOKBACK), last).await?;
-        let view = View::new();
+        let view = View::new(sql.attrs);
         let mut loading = Loading::default();
         let mut after = None;
         let mut conn = sql.read_connection().await?;
@@ -155,6 +155,18 @@ async fn poll(store: Weak<ViewedStore>, every: std::time::Duration) {
 impl Store for ViewedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.sql.ping().await
+    }
+
+    fn attributes(&self) -> crate::directory::attributes::Attributes {
+        self.sql.attrs
+    }
+
+    async fn put_blob(&self, blob: &crate::directory::declared::Blob) -> Result<(), StoreError> {
+        self.sql.put_blob(blob).await
+    }
+
+    async fn get_blob(&self, digest: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        self.sql.get_blob(digest).await
     }
 
     async fn insert_user(

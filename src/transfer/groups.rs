@@ -19,10 +19,10 @@ use crate::directory::{
 use crate::scim::resources::{group_from_json, group_to_json};
 
 /// Groups as JSON lines, members by name.
-pub fn write_json_lines(groups: &[Group]) -> String {
+pub fn write_json_lines(directory: &Directory, groups: &[Group]) -> String {
     let mut out = String::new();
     for g in groups {
-        let mut r = group_to_json(g, "", false);
+        let mut r = group_to_json(g, "", false, directory.declared());
         if let Some(m) = r.as_object_mut() {
             m.remove("id");
             m.remove("meta");

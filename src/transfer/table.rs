@@ -7,6 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::directory::attributes::{ACCOUNT_USER_URN as ACCOUNT_URN, POSIX_USER_URN as POSIX_URN};
+use crate::directory::declared::{Declaration, Declared, Kind, CUSTOM_USER_URN};
 use crate::directory::{User, ENTERPRISE_USER_URN};
 
 /// Where a column's value sits in a User resource.
@@ -31,6 +32,8 @@ enum Place {
     Active,
     /// A password to set (never exported).
     Password,
+    /// The declared user attribute at this position of the declarations.
+    Declared(usize),
 }
 
 /// A column: its header as exported, other headers it is known by, and
@@ -121,29 +124,48 @@ fn folded(header: &str) -> String {
         .collect()
 }
 
-/// The columns of a table, in its order.
-pub struct Layout(Vec<Place>);
+/// The columns of a table, in its order, and the declarations they may
+/// name.
+pub struct Layout(Vec<Place>, &'static Declared);
+
+/// The declared user attributes a table can hold (all but binary ones).
+fn declared_columns(declared: &Declared) -> impl Iterator<Item = (usize, &Declaration)> {
+    declared
+        .users
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.kind != Kind::Binary)
+}
 
 impl Layout {
     /// Reads a header row; an unknown or repeated header is an error that
     /// names it.
-    pub fn from_headers<'a>(headers: impl IntoIterator<Item = &'a str>) -> Result<Layout, String> {
+    pub fn from_headers<'a>(
+        headers: impl IntoIterator<Item = &'a str>,
+        declared: &'static Declared,
+    ) -> Result<Layout, String> {
         let mut places = Vec::new();
         for header in headers {
             let f = folded(header.trim());
-            let column = COLUMNS
+            let place = COLUMNS
                 .iter()
                 .find(|c| folded(c.header) == f || c.aliases.contains(&f.as_str()))
+                .map(|c| c.place)
+                .or_else(|| {
+                    declared_columns(declared)
+                        .find(|(_, d)| folded(&d.name) == f || folded(&d.ldap) == f)
+                        .map(|(i, _)| Place::Declared(i))
+                })
                 .ok_or_else(|| format!("column {header:?} is not a user attribute"))?;
-            if places.contains(&column.place) {
+            if places.contains(&place) {
                 return Err(format!("column {header:?} appears twice"));
             }
-            places.push(column.place);
+            places.push(place);
         }
         if !places.contains(&Place::Top("userName")) {
             return Err("a userName column is required".into());
         }
-        Ok(Layout(places))
+        Ok(Layout(places, declared))
     }
 
     /// A row as a SCIM User resource; empty cells are left out.
@@ -209,6 +231,24 @@ impl Layout {
                 Place::Password => {
                     user.insert("password".into(), text);
                 }
+                Place::Declared(i) => {
+                    let Some(d) = self.1.users.get(i) else {
+                        continue;
+                    };
+                    // A list in one cell: values apart by ; or ,.
+                    let value = match d.multi_valued {
+                        true => cell
+                            .split([';', ','])
+                            .map(str::trim)
+                            .filter(|v| !v.is_empty())
+                            .map(Value::from)
+                            .collect(),
+                        false => text,
+                    };
+                    let mut ext = section(&mut user, CUSTOM_USER_URN);
+                    ext.insert(d.name.clone(), value);
+                    user.insert(CUSTOM_USER_URN.into(), ext.into());
+                }
             }
         }
         Ok(Value::Object(user))
@@ -225,16 +265,17 @@ fn switch(key: &str, cell: &str) -> Result<bool, String> {
 }
 
 /// The headers an export writes: every column but the password.
-pub fn export_headers() -> Vec<&'static str> {
+pub fn export_headers(declared: &Declared) -> Vec<String> {
     COLUMNS
         .iter()
         .filter(|c| c.place != Place::Password)
-        .map(|c| c.header)
+        .map(|c| c.header.to_string())
+        .chain(declared_columns(declared).map(|(_, d)| d.name.clone()))
         .collect()
 }
 
 /// A user as an export row, in [`export_headers`] order.
-pub fn export_row(user: &User) -> Vec<String> {
+pub fn export_row(user: &User, declared: &Declared) -> Vec<String> {
     let a = &user.attrs;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let enterprise = |key: &str| a.enterprise(key).unwrap_or_default();
@@ -276,8 +317,20 @@ pub fn export_row(user: &User) -> Vec<String> {
                 None => String::new(),
             },
             Place::Active => (user.status == crate::directory::Status::Active).to_string(),
-            Place::Password => String::new(),
+            Place::Password | Place::Declared(_) => String::new(),
         })
+        .chain(declared_columns(declared).map(|(_, d)| {
+            let values = a.extensions.get(CUSTOM_USER_URN).and_then(|e| e.get(&d.name));
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match values {
+                Some(Value::Array(items)) => items.iter().map(text).collect::<Vec<_>>().join("; "),
+                Some(v) => text(v),
+                None => String::new(),
+            }
+        }))
         .collect()
 }
 
@@ -285,16 +338,23 @@ pub fn export_row(user: &User) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn none() -> &'static Declared {
+        crate::directory::attributes::Attributes::default().declared
+    }
+
     #[test]
     fn headers_match_by_name_or_alias_and_cells_become_a_resource() {
-        let layout = Layout::from_headers([
+        let layout = Layout::from_headers(
+            [
             "User Name",
             "First Name",
             "last_name",
             "E-mail",
             "uidNumber",
             "active",
-        ])
+        ],
+            none(),
+        )
         .unwrap();
         let cells: Vec<String> = ["ann", "Ann", "Lee", "ann@example.com", "7001", "no"]
             .map(String::from)
@@ -305,12 +365,12 @@ mod tests {
         assert_eq!(r["emails"][0]["value"], "ann@example.com");
         assert_eq!(r[POSIX_URN]["uidNumber"], 7001);
         assert_eq!(r["active"], false);
-        assert!(Layout::from_headers(["userName", "shoeSize"]).is_err());
+        assert!(Layout::from_headers(["userName", "shoeSize"], none()).is_err());
         assert!(
-            Layout::from_headers(["email"]).is_err(),
+            Layout::from_headers(["email"], none()).is_err(),
             "userName is required"
         );
-        let bad = Layout::from_headers(["userName", "uidNumber"]).unwrap();
+        let bad = Layout::from_headers(["userName", "uidNumber"], none()).unwrap();
         assert!(bad.resource(&["x".into(), "seven".into()]).is_err());
     }
 }

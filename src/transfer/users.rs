@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::table::{self, Layout};
 use crate::directory::attributes::{by_key, USER_ATTRS};
+use crate::directory::declared::Declared;
 use crate::directory::password::names_a_scheme;
 use crate::directory::{
     Actor, Credential, Directory, DirectoryError, Filter, NewAccount, Op, Query, User, UserChange,
@@ -75,14 +76,14 @@ pub struct Row {
 
 /// Reads a CSV file with a header row. A header that names no attribute
 /// fails the whole file.
-pub fn read_csv(text: &str) -> Result<Vec<Row>, String> {
+pub fn read_csv(text: &str, declared: &'static Declared) -> Result<Vec<Row>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| format!("the header row: {e}"))?;
-    let layout = Layout::from_headers(headers.iter())?;
+    let layout = Layout::from_headers(headers.iter(), declared)?;
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
@@ -108,7 +109,10 @@ pub fn read_csv(text: &str) -> Result<Vec<Row>, String> {
 
 /// Reads the first sheet of a spreadsheet (`.xlsx`, `.xls`, `.ods`) with a
 /// header row, as a CSV file is read; lines are the sheet's row numbers.
-pub fn read_spreadsheet(path: &std::path::Path) -> Result<Vec<Row>, String> {
+pub fn read_spreadsheet(
+    path: &std::path::Path,
+    declared: &'static Declared,
+) -> Result<Vec<Row>, String> {
     use calamine::{open_workbook_auto, Data, Reader};
     let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
     let sheet = book
@@ -130,7 +134,7 @@ pub fn read_spreadsheet(path: &std::path::Path) -> Result<Vec<Row>, String> {
         .iter()
         .map(cell)
         .collect();
-    let layout = Layout::from_headers(headers.iter().map(String::as_str))?;
+    let layout = Layout::from_headers(headers.iter().map(String::as_str), declared)?;
     Ok(rows
         .enumerate()
         .filter(|(_, cells)| cells.iter().any(|c| *c != Data::Empty))
@@ -248,7 +252,7 @@ async fn plan(directory: &Directory, row: &Value) -> Result<Plan, String> {
         return Ok(Plan::Create(input));
     };
     // The row over what the user has; a password only makes new users.
-    let mut merged = user_to_json(&current, "", directory.policy());
+    let mut merged = user_to_json(&current, "", directory);
     overlay(&mut merged, row);
     if let Some(m) = merged.as_object_mut() {
         m.remove("password");
@@ -428,14 +432,14 @@ pub async fn all_users(directory: &Directory) -> Result<Vec<User>, DirectoryErro
 }
 
 /// Users as CSV, with the columns `read_csv` reads (no passwords).
-pub fn write_csv(users: &[User]) -> Result<String, String> {
+pub fn write_csv(users: &[User], declared: &Declared) -> Result<String, String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
-        .write_record(table::export_headers())
+        .write_record(table::export_headers(declared))
         .map_err(|e| e.to_string())?;
     for u in users {
         writer
-            .write_record(table::export_row(u))
+            .write_record(table::export_row(u, declared))
             .map_err(|e| e.to_string())?;
     }
     let bytes = writer.into_inner().map_err(|e| e.to_string())?;
@@ -447,7 +451,7 @@ pub fn write_csv(users: &[User]) -> Result<String, String> {
 pub fn write_json_lines(directory: &Directory, users: &[User]) -> String {
     let mut out = String::new();
     for u in users {
-        let mut r = user_to_json(u, "", directory.policy());
+        let mut r = user_to_json(u, "", directory);
         if let Some(m) = r.as_object_mut() {
             for key in ["id", "meta", "groups"] {
                 m.remove(key);
