@@ -259,6 +259,8 @@ impl Declared {
             .and_then(Value::as_object);
         let mut kept = Map::new();
         let mut blobs = Vec::new();
+        // Binary attributes the write empties (`""`): not kept from before.
+        let mut emptied: Vec<&str> = Vec::new();
         let declarations = self.of(resource);
         for (name, value) in sent {
             let Some(d) = declarations
@@ -273,6 +275,10 @@ impl Declared {
             if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
                 continue;
             }
+            if d.kind == Kind::Binary && value.as_str().is_some_and(|s| s.trim().is_empty()) {
+                emptied.push(&d.name);
+                continue;
+            }
             let value = match d.kind {
                 Kind::Binary => {
                     let (value, blob) = d.binary(&value, self.max_binary_bytes, before)?;
@@ -284,7 +290,10 @@ impl Declared {
             kept.insert(d.name.clone(), value);
         }
         for d in declarations {
-            if d.kind == Kind::Binary && !kept.contains_key(&d.name) {
+            if d.kind == Kind::Binary
+                && !kept.contains_key(&d.name)
+                && !emptied.contains(&d.name.as_str())
+            {
                 if let Some(v) = before.and_then(|b| b.get(&d.name)) {
                     kept.insert(d.name.clone(), v.clone());
                 }

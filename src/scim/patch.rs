@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
+use crate::directory::declared::{CUSTOM_GROUP_URN, CUSTOM_USER_URN};
 use super::filter::{element_matches, parse_expr, Expr, Literal};
 use super::resources::{
     canonical, canonicalize, ACCOUNT_SETTINGS, ACCOUNT_USER_URN, ENTERPRISE_URN, MFA_STATE,
@@ -169,6 +170,12 @@ fn parse_path(text: &str, core_urn: &str) -> ScimResult<Path> {
         rest = r;
     } else if let Some(r) = strip_urn(rest, POSIX_USER_URN) {
         extension = Some(POSIX_USER_URN);
+        rest = r;
+    } else if let Some(r) = strip_urn(rest, CUSTOM_USER_URN) {
+        extension = Some(CUSTOM_USER_URN);
+        rest = r;
+    } else if let Some(r) = strip_urn(rest, CUSTOM_GROUP_URN) {
+        extension = Some(CUSTOM_GROUP_URN);
         rest = r;
     } else if let Some(r) = strip_urn(rest, core_urn) {
         rest = r;

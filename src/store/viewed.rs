@@ -388,7 +388,7 @@ impl Store for ViewedStore {
     ) -> Result<Vec<Uuid>, StoreError> {
         // The view's own index answers it.
         let Some(def) =
-            crate::directory::attributes::by_key(crate::directory::attributes::USER_ATTRS, key)
+            crate::directory::attributes::by_key(self.sql.attrs.users, key)
         else {
             return Ok(Vec::new());
         };
