@@ -1019,7 +1019,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Some(Format::Ldif) => {
                     let base =
                         roster::ldap::dn::Dn::parse(&config.base_dn).map_err(|e| e.to_string())?;
-                    let tree = roster::ldap::tree::Tree::new(base);
+                    let tree = roster::ldap::tree::Tree::new(base).with_attributes(directory.attributes());
                     roster::transfer::write_users_ldif(&tree, &users)
                 }
                 Some(Format::Spreadsheet) | None => {

@@ -472,3 +472,84 @@ async fn declarations_added_and_removed_on_a_store_with_data() {
     let u: Value = r.json().await.unwrap();
     assert_eq!(u[CUSTOM], json!({"teams": ["Support"], "defaultTicketQueue": "L2"}), "{u}");
 }
+
+/// Runs the command line on the server's store with the example
+/// declarations (as `ROSTER_PROFILE_ATTRIBUTES` gives them).
+fn cli_declared(t: &TestServer, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .args(["--data-dir", t.config.data_dir.to_str().unwrap(), "--database-url", &t.config.database_url])
+        .env("ROSTER_PROFILE_ATTRIBUTES", example())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn write_file(t: &TestServer, name: &str, text: &str) -> String {
+    let path = t.config.data_dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const BACKOFFICE_CSV: &str = "\
+userName,First Name,Last Name,Email,Title,locale,timezone,agentExtension,isAgent,outgoingCallMode,allowedCountries,teams,telegramChatId,employedSince
+ann,Ann,Lee,ann@example.com,Agent,de-DE,Europe/Berlin,101,yes,manual,DE;FR,Support;Sales,-1001234567,2024-03-01T08:00:00Z
+bob,Bob,Ray,bob@example.com,Supervisor,en-GB,Europe/London,102,false,automatic,GB,Support,,
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn back_office_fields_import_and_export_as_csv_and_ldif() {
+    let quick = || {
+        start_with(|c| {
+            c.profile.attributes = Some(example());
+            c.store.refresh_interval = std::time::Duration::from_millis(100);
+        })
+    };
+    let t = with_reader(quick().await).await;
+    // A dry run names the bad cell's rule.
+    let bad = format!("{BACKOFFICE_CSV}carl,Carl,,carl@example.com,,,,1234,,,,,,\n");
+    let (ok, out) = cli_declared(&t, &["import", "users", &write_file(&t, "bad.csv", &bad), "--dry-run"]);
+    assert!(!ok && out.contains("line 4:") && out.contains("agentExtension") && out.contains("pattern"), "{out}");
+    let path = write_file(&t, "users.csv", BACKOFFICE_CSV);
+    let (ok, out) = cli_declared(&t, &["import", "users", &path]);
+    assert!(ok && out.contains("2 users were created, 0 updated, 0 unchanged; 0 rows failed"), "{out}");
+    let (ok, out) = cli_declared(&t, &["import", "users", &path]);
+    assert!(ok && out.contains("0 users were created, 0 updated, 2 unchanged"), "{out}");
+    // Served over SCIM and LDAP as if written over SCIM.
+    until("the server sees the import", async || {
+        scim_ids(&t, "teams pr").await.len() == 2
+    })
+    .await;
+    let found = scim_ids(&t, r#"teams eq "sales" and isAgent eq true"#).await;
+    assert_eq!(found.len(), 1);
+    let (_, ann) = t.scim(Method::GET, &format!("/Users/{}", found[0]), None).await;
+    assert_eq!(
+        ann[CUSTOM],
+        json!({"agentExtension": "101", "isAgent": true, "outgoingCallMode": "manual", "allowedCountries": ["DE", "FR"], "teams": ["Support", "Sales"], "telegramChatId": -1001234567, "employedSince": "2024-03-01T08:00:00.000Z"})
+    );
+    assert_eq!(ldap_uids(&t, "(&(outgoingCallMode=automatic)(teams=support))").await, vec!["bob".to_string()]);
+
+    // CSV export → import into another store → the same export.
+    let (ok, csv) = cli_declared(&t, &["export", "users", "--format", "csv"]);
+    assert!(ok, "{csv}");
+    assert!(csv.lines().next().unwrap().contains("agentExtension"), "{csv}");
+    let other = start().await;
+    let (ok, out) = cli_declared(&other, &["import", "users", &write_file(&other, "export.csv", &csv)]);
+    assert!(ok, "{out}");
+    let (_, again) = cli_declared(&other, &["export", "users", "--format", "csv"]);
+    assert_eq!(again, csv);
+
+    // LDIF: the declared attributes under their LDAP names, read back.
+    let (ok, ldif) = cli_declared(&t, &["export", "users", "--format", "ldif"]);
+    assert!(ok && ldif.contains("agentExtension: 101") && ldif.contains("isAgent: TRUE"), "{ldif}");
+    let third = quick().await;
+    let (ok, out) = cli_declared(&third, &["import", "users", &write_file(&third, "export.ldif", &ldif), "--format", "ldif"]);
+    assert!(ok, "{out}");
+    let (_, ldif_again) = cli_declared(&third, &["export", "users", "--format", "ldif"]);
+    assert_eq!(ldif_again, ldif);
+    until("the third server sees the import", async || {
+        scim_ids(&third, r#"employedSince lt "2025-01-01T00:00:00Z""#).await.len() == 1
+    })
+    .await;
+}

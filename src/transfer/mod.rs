@@ -15,6 +15,8 @@ use crate::directory::{
     Actor, Credential, Directory, DirectoryError, GroupAttrs, MemberRef, MultiValue, Name,
     NewAccount, PosixAccount, UserAttrs, ENTERPRISE_USER_URN,
 };
+use crate::directory::attributes::Syntax;
+use crate::directory::declared::{Declared, Kind, CUSTOM_USER_URN};
 use crate::ldap::dn::Dn;
 use crate::ldap::tree::{Place, Tree};
 use ldif::Entry;
@@ -77,7 +79,7 @@ fn some(v: Option<&str>) -> Option<String> {
 }
 
 /// An inetOrgPerson / posixAccount entry as a user.
-fn user_of(e: &Entry) -> Result<Record, String> {
+fn user_of(e: &Entry, declared: &Declared) -> Result<Record, String> {
     let user_name = e
         .first("uid")
         .ok_or("a user entry needs a uid")?
@@ -123,6 +125,10 @@ fn user_of(e: &Entry) -> Result<Record, String> {
     let mut extensions = serde_json::Map::new();
     if !enterprise.is_empty() {
         extensions.insert(ENTERPRISE_USER_URN.into(), enterprise.into());
+    }
+    let custom = declared_of_entry(e, declared);
+    if !custom.is_empty() {
+        extensions.insert(CUSTOM_USER_URN.into(), custom.into());
     }
     let attrs = UserAttrs {
         user_name,
@@ -197,8 +203,48 @@ pub fn user_entry(
         ("loginShell", one(&a.posix.login_shell)),
         ("gecos", one(&a.posix.gecos)),
     ];
-    let attrs = attrs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let mut attrs: Vec<(&'static str, Vec<String>)> =
+        attrs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    // Declared attributes, as an LDAP search shows them.
+    for def in tree.attrs.users.iter().filter(|d| d.declared.is_some()) {
+        let mut values = def.values_of(user);
+        if def.syntax == Syntax::Boolean {
+            values.iter_mut().for_each(|v| *v = v.to_uppercase());
+        }
+        if !values.is_empty() {
+            attrs.push((def.ldap[0], values));
+        }
+    }
     (tree.user_dn(&a.user_name).to_string(), attrs)
+}
+
+/// The declared (non-binary) attributes of an LDIF entry, under their SCIM
+/// names, to be checked like any write; times from GeneralizedTime.
+fn declared_of_entry(e: &Entry, declared: &Declared) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for d in declared.users.iter().filter(|d| d.kind != Kind::Binary) {
+        let values: Vec<serde_json::Value> = e
+            .get(&d.ldap)
+            .iter()
+            .map(|v| match d.kind {
+                Kind::DateTime => crate::directory::Timestamp::parse_generalized(v)
+                    .map(|t| t.rfc3339())
+                    .unwrap_or_else(|| v.clone())
+                    .into(),
+                _ => v.clone().into(),
+            })
+            .collect();
+        match (d.multi_valued, values.len()) {
+            (_, 0) => {}
+            (true, _) => {
+                out.insert(d.name.clone(), values.into());
+            }
+            (false, _) => {
+                out.insert(d.name.clone(), values[0].clone());
+            }
+        }
+    }
+    out
 }
 
 /// Users as LDIF, one entry each.
@@ -252,7 +298,7 @@ pub async fn import_ldif(
     for e in &entries {
         let place = Dn::parse(&e.dn).ok().map(|dn| tree.place(&dn));
         let record = if is_user(e) {
-            user_of(e)
+            user_of(e, tree.attrs.declared)
         } else if is_group(e) {
             group_of(e, tree)
         } else {

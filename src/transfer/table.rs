@@ -243,6 +243,7 @@ impl Layout {
                             .filter(|v| !v.is_empty())
                             .map(Value::from)
                             .collect(),
+                        false if d.kind == Kind::Boolean => switch(&d.name, cell)?.into(),
                         false => text,
                     };
                     let mut ext = section(&mut user, CUSTOM_USER_URN);
