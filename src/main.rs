@@ -690,7 +690,8 @@ fn show_user(directory: &Directory, user: &User, json: bool) {
 
 fn show_group(directory: &Directory, group: &Group, json: bool) {
     if json {
-        let resource = roster::scim::resources::group_to_json(group, "", true, directory.declared());
+        let resource =
+            roster::scim::resources::group_to_json(group, "", true, directory.declared());
         println!(
             "{}",
             serde_json::to_string_pretty(&resource).unwrap_or_default()
@@ -733,7 +734,9 @@ async fn import_table(
         |file: &Path| std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()));
     let rows = match format {
         Format::Csv => roster::transfer::users::read_csv(&read(file)?, directory.declared()),
-        Format::Spreadsheet => roster::transfer::users::read_spreadsheet(file, directory.declared()),
+        Format::Spreadsheet => {
+            roster::transfer::users::read_spreadsheet(file, directory.declared())
+        }
         _ => Ok(roster::transfer::users::read_json_lines(&read(file)?)),
     }
     .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -1005,21 +1008,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .items;
-            print!("{}", roster::transfer::groups::write_json_lines(&directory, &groups));
+            print!(
+                "{}",
+                roster::transfer::groups::write_json_lines(&directory, &groups)
+            );
         }
         Command::Export(ExportCommand::Users { format }) => {
             let users = roster::transfer::users::all_users(&directory)
                 .await
                 .map_err(|e| e.to_string())?;
             let text = match Format::parse(&format) {
-                Some(Format::Csv) => roster::transfer::users::write_csv(&users, directory.declared())?,
+                Some(Format::Csv) => {
+                    roster::transfer::users::write_csv(&users, directory.declared())?
+                }
                 Some(Format::JsonLines) => {
                     roster::transfer::users::write_json_lines(&directory, &users)
                 }
                 Some(Format::Ldif) => {
                     let base =
                         roster::ldap::dn::Dn::parse(&config.base_dn).map_err(|e| e.to_string())?;
-                    let tree = roster::ldap::tree::Tree::new(base).with_attributes(directory.attributes());
+                    let tree =
+                        roster::ldap::tree::Tree::new(base).with_attributes(directory.attributes());
                     roster::transfer::write_users_ldif(&tree, &users)
                 }
                 Some(Format::Spreadsheet) | None => {

@@ -97,6 +97,38 @@ async fn effective_permissions_come_from_nested_groups_and_entitlements() {
     .await;
     assert_eq!(entry.attrs["rosterPermission"], ["reports.read"]);
 
+    // Filterable over SCIM (by name or full path) and LDAP; through the
+    // nested group and through the entitlement alike.
+    for (filter, found) in [
+        (r#"effectivePermissions eq "reports.read""#, 1),
+        (
+            r#"urn:roster:params:scim:schemas:extension:account:1.0:User:effectivePermissions eq "EXPORTS.RUN""#,
+            1,
+        ),
+        (r#"effectivePermissions sw "calls.""#, 1),
+        (r#"effectivePermissions eq "nothing.granted""#, 0),
+    ] {
+        let url = format!(
+            "/Users?filter={}",
+            filter.replace(' ', "%20").replace('"', "%22")
+        );
+        let (status, list) = t.scim(Method::GET, &url, None).await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {list}");
+        assert_eq!(list["totalResults"], found, "{filter}: {list}");
+    }
+    let (found, _) = ldap
+        .search(
+            "ou=people,dc=example,dc=com",
+            ldap3::Scope::OneLevel,
+            "(rosterEffectivePermissions=reports.read)",
+            vec!["uid"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(found.len(), 1);
+
     // PATCH adds, removes and replaces permissions; the user follows.
     let path = format!("{GROUP_EXT}:permissions");
     let (status, body) = patch(&t, &reporting, "add", &path, json!(["reports.write"])).await;

@@ -77,6 +77,9 @@ pub enum Storage {
     /// userNames of a group's user members, directly or through nested
     /// groups (the in-chain rule on member).
     MemberChain,
+    /// The permissions of the groups a user is in, directly or through
+    /// nested groups, and the user's own entitlements.
+    Permissions,
     /// Ids of a group's members.
     MemberId,
     /// userNames of a group's user members.
@@ -186,7 +189,11 @@ pub fn sortable_integer(n: i64) -> String {
 pub fn sortable_decimal(n: f64) -> String {
     let n = if n == 0.0 { 0.0 } else { n }; // -0 sorts as 0
     let bits = n.to_bits();
-    let key = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
+    let key = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    };
     format!("{key:016x}")
 }
 
@@ -310,6 +317,7 @@ pub static USER_ATTRS: &[AttrDef<User>] = &[
     attr!("groups.value", scim: true, ldap: [], Id, Storage::MemberOfId, |u| u.groups.iter().filter(|g| g.direct).map(|g| g.id.to_string()).collect()),
     attr!("groups.display", scim: true, ldap: [], CaseIgnore, Storage::MemberOfName, |u| u.groups.iter().filter(|g| g.direct).map(|g| g.display_name.clone()).collect()),
     attr!("memberOf", scim: false, ldap: ["memberOf"], CaseIgnore, Storage::MemberOfChain, |u| u.groups.iter().map(|g| g.display_name.clone()).collect()),
+    attr!("urn:roster:params:scim:schemas:extension:account:1.0:User:effectivePermissions", scim: true, ldap: ["rosterEffectivePermissions"], CaseIgnore, Storage::Permissions, |u| u.effective_permissions()),
 ];
 
 /// The searchable attributes of groups.
@@ -429,13 +437,30 @@ impl Attributes {
     pub fn is_builtin(resource: declared::Resource, name: &str) -> bool {
         let builtin = |key: &str, ldap: &[&str]| {
             key.eq_ignore_ascii_case(name)
-                || key.split('.').next().is_some_and(|p| p.eq_ignore_ascii_case(name))
+                || key
+                    .split('.')
+                    .next()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(name))
                 || ldap.iter().any(|l| l.eq_ignore_ascii_case(name))
         };
         let reserved = [
-            "objectClass", "userPassword", "jpegPhoto", "photos", "password", "schemas",
-            "meta", "groups", "members", "active", "name", "emails", "addresses",
-            "x509Certificates", "entryDN", "subschemaSubentry", "pwdReset",
+            "objectClass",
+            "userPassword",
+            "jpegPhoto",
+            "photos",
+            "password",
+            "schemas",
+            "meta",
+            "groups",
+            "members",
+            "active",
+            "name",
+            "emails",
+            "addresses",
+            "x509Certificates",
+            "entryDN",
+            "subschemaSubentry",
+            "pwdReset",
         ];
         if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
             // jpegPhoto is free for a declared binary picture.
@@ -455,9 +480,22 @@ pub fn by_scim<T>(table: &'static [AttrDef<T>], path: &str) -> Option<&'static A
         .iter()
         .find(|d| d.scim && d.key.eq_ignore_ascii_case(path))
         .or_else(|| {
-            table
-                .iter()
-                .find(|d| d.declared.is_some_and(|x| x.name.eq_ignore_ascii_case(path)))
+            table.iter().find(|d| {
+                d.declared
+                    .is_some_and(|x| x.name.eq_ignore_ascii_case(path))
+            })
+        })
+        .or_else(|| {
+            // An extension attribute by its name alone, when no other
+            // attribute has that name.
+            let suffix = format!(":{}", path.to_ascii_lowercase());
+            let mut found = table.iter().filter(|d| {
+                d.scim && !path.contains(':') && d.key.to_ascii_lowercase().ends_with(&suffix)
+            });
+            match (found.next(), found.next()) {
+                (Some(d), None) => Some(d),
+                _ => None,
+            }
         })
 }
 
@@ -493,11 +531,7 @@ pub fn user_index(table: &'static [AttrDef<User>], user: &User) -> Vec<IndexRow>
                 .into_iter()
                 .map(|(i, v)| (Some(i), v))
                 .collect(),
-            None => def
-                .values_of(user)
-                .into_iter()
-                .map(|v| (None, v))
-                .collect(),
+            None => def.values_of(user).into_iter().map(|v| (None, v)).collect(),
         };
         for (pos, v) in values {
             let v = def.normalize(&v);

@@ -190,9 +190,11 @@ impl Declared {
             .map_err(|e| format!("profile.attributes: cannot read {}: {e}", path.display()))?;
         let file: File = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => serde_json::from_str(&text).map_err(|e| e.to_string()),
-            _ => figment::Figment::from(<figment::providers::Toml as figment::providers::Format>::string(&text))
-                .extract()
-                .map_err(|e| e.to_string()),
+            _ => figment::Figment::from(
+                <figment::providers::Toml as figment::providers::Format>::string(&text),
+            )
+            .extract()
+            .map_err(|e| e.to_string()),
         }
         .map_err(|e| format!("profile.attributes: {}: {e}", path.display()))?;
         Declared::from_specs(file, max_binary_bytes, taken)
@@ -254,9 +256,7 @@ impl Declared {
             Some(Value::Object(m)) => m,
             Some(_) => return Err(DirectoryError::invalid(urn, "must be an object")),
         };
-        let before = previous
-            .and_then(|p| p.get(urn))
-            .and_then(Value::as_object);
+        let before = previous.and_then(|p| p.get(urn)).and_then(Value::as_object);
         let mut kept = Map::new();
         let mut blobs = Vec::new();
         // Binary attributes the write empties (`""`): not kept from before.
@@ -319,7 +319,11 @@ impl Declared {
 
     /// The declared values a record serves: those of attributes still
     /// declared, binary ones left out (they are served by URL).
-    pub fn served(&self, resource: Resource, extensions: &Map<String, Value>) -> Map<String, Value> {
+    pub fn served(
+        &self,
+        resource: Resource,
+        extensions: &Map<String, Value>,
+    ) -> Map<String, Value> {
         let mut out = Map::new();
         if let Some(Value::Object(values)) = extensions.get(resource.urn()) {
             for d in self.of(resource) {
@@ -336,7 +340,11 @@ impl Declared {
 }
 
 /// The digest under which a record's binary attribute `name` is stored.
-pub fn blob_digest(extensions: &Map<String, Value>, resource: Resource, name: &str) -> Option<String> {
+pub fn blob_digest(
+    extensions: &Map<String, Value>,
+    resource: Resource,
+    name: &str,
+) -> Option<String> {
     extensions
         .get(resource.urn())?
         .get(name)?
@@ -393,12 +401,13 @@ impl Declaration {
         let ldap_ok = ldap.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && ldap.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !ldap_ok {
-            return Err(format!("{name}: ldap name {ldap:?} is not an LDAP descriptor"));
+            return Err(format!(
+                "{name}: ldap name {ldap:?} is not an LDAP descriptor"
+            ));
         }
         let pattern = match &s.pattern {
             Some(p) => Some(
-                Regex::new(&format!("^(?:{p})$"))
-                    .map_err(|e| format!("{name}: pattern: {e}"))?,
+                Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("{name}: pattern: {e}"))?,
             ),
             None => None,
         };
@@ -414,17 +423,29 @@ impl Declaration {
             ));
         }
         if s.kind == Kind::Integer {
-            if let Some(bad) = s.canonical_values.iter().find(|v| v.parse::<i64>().is_err()) {
+            if let Some(bad) = s
+                .canonical_values
+                .iter()
+                .find(|v| v.parse::<i64>().is_err())
+            {
                 return Err(format!("{name}: canonical value {bad:?} is not an integer"));
             }
         }
-        if s.kind == Kind::Binary && (s.indexed || s.uniqueness != Uniqueness::None || s.multi_valued) {
+        if s.kind == Kind::Binary
+            && (s.indexed || s.uniqueness != Uniqueness::None || s.multi_valued)
+        {
             return Err(format!(
                 "{name}: a binary attribute is single-valued and neither indexed nor unique"
             ));
         }
         let oid = match s.oid {
-            Some(oid) if oid.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) => oid,
+            Some(oid)
+                if oid
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                oid
+            }
             Some(oid) => return Err(format!("{name}: oid {oid:?} is not a numeric OID")),
             None => format!("{OID_ARC}.{}", name_number(resource, &name)),
         };
@@ -485,7 +506,9 @@ impl Declaration {
 
     fn same(&self, a: &Value, b: &Value) -> bool {
         match (a, b) {
-            (Value::String(x), Value::String(y)) if !self.case_exact => x.to_lowercase() == y.to_lowercase(),
+            (Value::String(x), Value::String(y)) if !self.case_exact => {
+                x.to_lowercase() == y.to_lowercase()
+            }
             _ => a == b,
         }
     }
@@ -570,10 +593,13 @@ impl Declaration {
             return Err(self.invalid("holds control characters"));
         }
         if !self.canonical_values.is_empty() {
-            let found = self.canonical_values.iter().find(|c| match self.case_exact {
-                true => **c == s,
-                false => c.to_lowercase() == s.to_lowercase(),
-            });
+            let found = self
+                .canonical_values
+                .iter()
+                .find(|c| match self.case_exact {
+                    true => **c == s,
+                    false => c.to_lowercase() == s.to_lowercase(),
+                });
             return match found {
                 Some(c) => Ok(c.clone()),
                 None => Err(self.invalid(format!(
@@ -618,13 +644,17 @@ impl Declaration {
             _ => cleaned,
         };
         if cleaned.len() / 4 * 3 > max + 3 {
-            return Err(self.invalid(format!("is larger than {max} bytes (profile.max_binary_bytes)")));
+            return Err(self.invalid(format!(
+                "is larger than {max} bytes (profile.max_binary_bytes)"
+            )));
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(cleaned.as_bytes())
             .map_err(|_| self.invalid("must be base64 text"))?;
         if bytes.len() > max {
-            return Err(self.invalid(format!("is larger than {max} bytes (profile.max_binary_bytes)")));
+            return Err(self.invalid(format!(
+                "is larger than {max} bytes (profile.max_binary_bytes)"
+            )));
         }
         let media_type = image_type(&bytes)
             .ok_or_else(|| self.invalid("must be a PNG, JPEG, GIF or WebP image"))?;
@@ -668,15 +698,16 @@ fn image_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn declared(toml: &str) -> Result<Declared, String> {
-        let file: File = figment::Figment::from(<figment::providers::Toml as figment::providers::Format>::string(toml))
-            .extract()
-            .map_err(|e| e.to_string())?;
+        let file: File = figment::Figment::from(
+            <figment::providers::Toml as figment::providers::Format>::string(toml),
+        )
+        .extract()
+        .map_err(|e| e.to_string())?;
         Declared::from_specs(file, 1000, &|_, n| n.eq_ignore_ascii_case("title"))
     }
 
@@ -719,18 +750,30 @@ mod tests {
 
     #[test]
     fn bad_declarations_are_refused_with_the_reason() {
-        assert!(declared("[[user]]\nname = \"title\"\ntype = \"string\"").unwrap_err().contains("built-in"));
-        assert!(declared("[[user]]\nname = \"1x\"\ntype = \"string\"").unwrap_err().contains("starts with a letter"));
+        assert!(declared("[[user]]\nname = \"title\"\ntype = \"string\"")
+            .unwrap_err()
+            .contains("built-in"));
+        assert!(declared("[[user]]\nname = \"1x\"\ntype = \"string\"")
+            .unwrap_err()
+            .contains("starts with a letter"));
         assert!(declared("[[user]]\nname = \"x\"\ntype = \"text\"").is_err());
-        assert!(declared("[[user]]\nname = \"x\"\ntype = \"boolean\"\npattern = \"a\"").unwrap_err().contains("pattern"));
+        assert!(
+            declared("[[user]]\nname = \"x\"\ntype = \"boolean\"\npattern = \"a\"")
+                .unwrap_err()
+                .contains("pattern")
+        );
     }
 
     #[test]
     fn an_image_is_stored_by_digest_and_kept_when_not_restated() {
-        let d = declared("[[user]]\nname = \"picture\"\ntype = \"binary\"\nldap = \"jpegPhoto\"").unwrap();
+        let d = declared("[[user]]\nname = \"picture\"\ntype = \"binary\"\nldap = \"jpegPhoto\"")
+            .unwrap();
         let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\nrest");
         let mut ext = Map::new();
-        ext.insert(CUSTOM_USER_URN.into(), serde_json::json!({ "picture": png }));
+        ext.insert(
+            CUSTOM_USER_URN.into(),
+            serde_json::json!({ "picture": png }),
+        );
         let blobs = d.check(Resource::User, &mut ext, None).unwrap();
         assert_eq!(blobs.len(), 1);
         assert_eq!(blobs[0].media_type, "image/png");
@@ -740,7 +783,14 @@ mod tests {
         assert_eq!(again, ext);
         let mut big = Map::new();
         let huge = base64::engine::general_purpose::STANDARD.encode([0u8; 2000]);
-        big.insert(CUSTOM_USER_URN.into(), serde_json::json!({ "picture": huge }));
-        assert!(d.check(Resource::User, &mut big, None).unwrap_err().to_string().contains("larger"));
+        big.insert(
+            CUSTOM_USER_URN.into(),
+            serde_json::json!({ "picture": huge }),
+        );
+        assert!(d
+            .check(Resource::User, &mut big, None)
+            .unwrap_err()
+            .to_string()
+            .contains("larger"));
     }
 }

@@ -3,10 +3,10 @@
 //! hands durable changes to a [`Store`].
 
 pub mod attributes;
-mod custom;
-pub mod declared;
 pub mod audit;
 mod credentials;
+mod custom;
+pub mod declared;
 pub mod error;
 pub mod model;
 pub mod password;
@@ -34,10 +34,10 @@ pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
 use crate::config::{Config, MfaConfig, PosixConfig};
+use declared::Resource;
 use password::Hasher;
 use policy::{Policy, Standing};
 use posix::Allocator;
-use declared::Resource;
 use quality::Quality;
 
 type Result<T> = std::result::Result<T, DirectoryError>;

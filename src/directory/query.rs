@@ -181,7 +181,10 @@ impl<T: Record> Subject<T> for Hydrated<'_, T> {
             // are tied to its position; an indexed attribute outside the
             // element has no position and never matches there.
             (Some(_), None) if def.storage == Storage::Index => false,
-            _ => def.values_of(self.0).iter().any(|v| test(&def.normalize(v))),
+            _ => def
+                .values_of(self.0)
+                .iter()
+                .any(|v| test(&def.normalize(v))),
         }
     }
 

@@ -289,9 +289,6 @@ pub fn user_entry(
         user.mfa_methods().into_iter().map(String::from).collect()
     });
     b.add(&["rosterIpAllowList"], || account.ip_allow_list.clone());
-    b.add(&["rosterEffectivePermissions"], || {
-        user.effective_permissions()
-    });
     actors(&mut b, &user.meta);
     b.add(&["entryDN"], || vec![dn.clone()]);
     b.add(&["subschemaSubentry"], || vec![SUBSCHEMA_DN.into()]);

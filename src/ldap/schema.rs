@@ -585,7 +585,10 @@ fn declared_type(d: &Declaration) -> String {
     };
     let mut t = format!("( {} NAME '{}'", d.oid, d.ldap);
     if !d.description.is_empty() {
-        t.push_str(&format!(" DESC '{}'", d.description.replace(['\\', '\''], "")));
+        t.push_str(&format!(
+            " DESC '{}'",
+            d.description.replace(['\\', '\''], "")
+        ));
     }
     t.push_str(&format!(" {rules}"));
     if !d.multi_valued {
@@ -598,7 +601,10 @@ fn declared_type(d: &Declaration) -> String {
 /// The auxiliary class allowing a resource's declared attributes.
 fn declared_class(oid: &str, name: &str, declarations: &[Declaration]) -> String {
     let may: Vec<&str> = declarations.iter().map(|d| d.ldap.as_str()).collect();
-    format!("( {oid} NAME '{name}' SUP top AUXILIARY MAY {} )", oids(&may))
+    format!(
+        "( {oid} NAME '{name}' SUP top AUXILIARY MAY {} )",
+        oids(&may)
+    )
 }
 
 /// The attributes of the subschema entry: the built-in definitions and

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use ldap3_proto::control::{LdapControl, ServerSortResult};
 use ldap3_proto::proto::{
     LdapMsg, LdapOp, LdapPartialAttribute, LdapResult, LdapResultCode, LdapSearchRequest,
-    LdapSearchResultEntry,
-    LdapSearchScope,
+    LdapSearchResultEntry, LdapSearchScope,
 };
 use uuid::Uuid;
 

@@ -90,7 +90,9 @@ fn resource_types_with(declared: &Declared) -> Value {
         if declarations.is_empty() {
             continue;
         }
-        let doc = all.as_array_mut().and_then(|a| a.iter_mut().find(|d| d["id"] == id));
+        let doc = all
+            .as_array_mut()
+            .and_then(|a| a.iter_mut().find(|d| d["id"] == id));
         if let Some(Value::Array(ext)) = doc.and_then(|d| d.get_mut("schemaExtensions")) {
             ext.push(json!({
                 "schema": resource.urn(),

@@ -43,7 +43,12 @@ pub async fn create(
 ) -> ScimResult<Response> {
     let group = create_group(&state, &actor, read_json(body)?).await?;
     Ok(created(
-        group_to_json(&group, &base_url(&headers), true, state.directory.declared()),
+        group_to_json(
+            &group,
+            &base_url(&headers),
+            true,
+            state.directory.declared(),
+        ),
         &group.meta,
     ))
 }
@@ -97,7 +102,12 @@ pub async fn get(
     if let Some(response) = not_modified(&headers, &group.meta) {
         return Ok(response);
     }
-    let mut body = group_to_json(&group, &base_url(&headers), true, state.directory.declared());
+    let mut body = group_to_json(
+        &group,
+        &base_url(&headers),
+        true,
+        state.directory.declared(),
+    );
     resources::project(
         &mut body,
         p.attributes.as_deref(),
@@ -112,8 +122,13 @@ pub async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
     let p = ListParams::from_uri(query)?;
-    let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(state.directory.attributes().groups, GROUP_URN)?).await?;
+    let (total, offset, items) = page(
+        &state,
+        &headers,
+        &p,
+        p.filter(state.directory.attributes().groups, GROUP_URN)?,
+    )
+    .await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -124,8 +139,13 @@ pub async fn search(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let p = ListParams::from_body(read_json(body)?)?;
-    let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(state.directory.attributes().groups, GROUP_URN)?).await?;
+    let (total, offset, items) = page(
+        &state,
+        &headers,
+        &p,
+        p.filter(state.directory.attributes().groups, GROUP_URN)?,
+    )
+    .await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -138,7 +158,8 @@ pub(super) async fn page(
 ) -> ScimResult<(usize, usize, Vec<Value>)> {
     let (offset, count) = p.window(state.max_results);
     let with_members = wants_members(p.attributes.as_deref(), p.excluded_attributes.as_deref());
-    let query = DirQuery::new(filter, offset, count).sorted(p.sort(state.directory.attributes().groups)?);
+    let query =
+        DirQuery::new(filter, offset, count).sorted(p.sort(state.directory.attributes().groups)?);
     let page = state.directory.find_groups(&query, with_members).await?;
     let base = base_url(headers);
     Ok((
@@ -162,7 +183,12 @@ pub async fn replace(
     let group = replace_group(&state, &actor, id, read_json(body)?, if_match(&headers)?).await?;
     Ok(respond(
         StatusCode::OK,
-        group_to_json(&group, &base_url(&headers), true, state.directory.declared()),
+        group_to_json(
+            &group,
+            &base_url(&headers),
+            true,
+            state.directory.declared(),
+        ),
         Some(&group.meta),
     ))
 }
@@ -347,7 +373,12 @@ pub async fn patch(
         with_members,
     )
     .await?;
-    let mut body = group_to_json(&group, &base_url(&headers), with_members, state.directory.declared());
+    let mut body = group_to_json(
+        &group,
+        &base_url(&headers),
+        with_members,
+        state.directory.declared(),
+    );
     resources::project(
         &mut body,
         p.attributes.as_deref(),

@@ -6,12 +6,12 @@
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
-use crate::directory::declared::{CUSTOM_GROUP_URN, CUSTOM_USER_URN};
 use super::filter::{element_matches, parse_expr, Expr, Literal};
 use super::resources::{
     canonical, canonicalize, ACCOUNT_SETTINGS, ACCOUNT_USER_URN, ENTERPRISE_URN, MFA_STATE,
     POSIX_USER_URN,
 };
+use crate::directory::declared::{CUSTOM_GROUP_URN, CUSTOM_USER_URN};
 
 /// One PATCH operation.
 #[derive(Debug, Clone)]

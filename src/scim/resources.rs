@@ -12,11 +12,11 @@ pub use crate::directory::attributes::{
 use crate::directory::declared::{
     blob_digest, Declared, Kind, Resource, CUSTOM_GROUP_URN, CUSTOM_USER_URN,
 };
+use crate::directory::policy::Policy;
 use crate::directory::{
     AccountSettings, Directory, Group, GroupAttrs, MemberRef, Meta, PosixAccount, Status, User,
     UserAttrs,
 };
-use crate::directory::policy::Policy;
 
 use super::error::{ScimError, ScimResult};
 
@@ -504,10 +504,7 @@ pub fn user_to_json(user: &User, base: &str, directory: &Directory) -> Value {
         map.insert(POSIX_USER_URN.into(), posix);
     }
     map.insert(ACCOUNT_USER_URN.into(), account_json(user, policy));
-    map.insert(
-        "meta".into(),
-        meta_json(&user.meta, "User", location),
-    );
+    map.insert("meta".into(), meta_json(&user.meta, "User", location));
     Value::Object(map)
 }
 

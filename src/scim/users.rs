@@ -147,8 +147,13 @@ pub async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> ScimResult<Response> {
     let p = ListParams::from_uri(query)?;
-    let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(state.directory.attributes().users, USER_URN)?).await?;
+    let (total, offset, items) = page(
+        &state,
+        &headers,
+        &p,
+        p.filter(state.directory.attributes().users, USER_URN)?,
+    )
+    .await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -159,8 +164,13 @@ pub async fn search(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let p = ListParams::from_body(read_json(body)?)?;
-    let (total, offset, items) =
-        page(&state, &headers, &p, p.filter(state.directory.attributes().users, USER_URN)?).await?;
+    let (total, offset, items) = page(
+        &state,
+        &headers,
+        &p,
+        p.filter(state.directory.attributes().users, USER_URN)?,
+    )
+    .await?;
     Ok(p.respond(total, offset, items.into_iter()))
 }
 
@@ -172,7 +182,8 @@ pub(super) async fn page(
     filter: Filter<User>,
 ) -> ScimResult<(usize, usize, Vec<Value>)> {
     let (offset, count) = p.window(state.max_results);
-    let query = DirQuery::new(filter, offset, count).sorted(p.sort(state.directory.attributes().users)?);
+    let query =
+        DirQuery::new(filter, offset, count).sorted(p.sort(state.directory.attributes().users)?);
     let page = state.directory.find_users(&query).await?;
     let base = base_url(headers);
     Ok((

@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use crate::config::StoreConfig;
 use crate::directory::attributes::{user_index, AttrDef, Attributes};
-use crate::directory::policy::LockRule;
 use crate::directory::declared::Blob;
+use crate::directory::policy::LockRule;
 use crate::directory::store::{AuditFilter, NewUser, TotpSecrets};
 use crate::directory::{
     AuditEvent, Group, GroupAttrs, GroupRef, Logins, Member, MemberKind, Meta, Page, Query, Status,

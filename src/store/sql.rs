@@ -314,8 +314,9 @@ fn attribute<T>(
             }
             sql.push(")");
         }
-        // Not in any table the SQL can reach (see `Storage::Record`).
-        Storage::Record => {
+        // Not in any table the SQL can reach (see `Storage::Record`), or
+        // computed over nested groups by the read model.
+        Storage::Record | Storage::Permissions => {
             sql.push(UNDEFINED);
         }
         Storage::Status => match cmp {

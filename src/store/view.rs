@@ -15,9 +15,7 @@ use uuid::Uuid;
 
 use super::packed::PackedUser;
 
-use crate::directory::attributes::{
-    user_index, AttrDef, Attributes, Storage, Syntax,
-};
+use crate::directory::attributes::{user_index, AttrDef, Attributes, Storage, Syntax};
 use crate::directory::query::Record;
 use crate::directory::query::{Hydrated, Subject};
 use crate::directory::{
@@ -588,6 +586,19 @@ impl Subject<User> for ViewUser<'_> {
                 .into_iter()
                 .filter_map(|(s, _)| self.inner.groups.get(s))
                 .any(|g| test(&g.attrs.display_name.to_lowercase())),
+            Storage::Permissions => {
+                self.inner
+                    .ancestors(&self.user.id)
+                    .into_iter()
+                    .filter_map(|(s, _)| self.inner.groups.get(s))
+                    .any(|g| g.attrs.permissions.iter().any(|p| test(&def.normalize(p))))
+                    || self
+                        .user
+                        .attrs
+                        .entitlements
+                        .iter()
+                        .any(|e| test(&def.normalize(&e.value)))
+            }
             _ => Hydrated(self.user).any(def, pos, test),
         }
     }
@@ -1178,7 +1189,9 @@ impl Inner {
             match def.storage {
                 Storage::Index if def.key == DERIVED_CN => {
                     let mut slots = lookup_names(&self.users.by_name, op, text)?;
-                    let by_display = crate::directory::attributes::USER_ATTRS.iter().find(|d| d.key == "displayName")?;
+                    let by_display = crate::directory::attributes::USER_ATTRS
+                        .iter()
+                        .find(|d| d.key == "displayName")?;
                     slots.extend(column_lookup(
                         &self.users,
                         &self.user_values,

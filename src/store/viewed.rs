@@ -387,9 +387,7 @@ impl Store for ViewedStore {
         limit: usize,
     ) -> Result<Vec<Uuid>, StoreError> {
         // The view's own index answers it.
-        let Some(def) =
-            crate::directory::attributes::by_key(self.sql.attrs.users, key)
-        else {
+        let Some(def) = crate::directory::attributes::by_key(self.sql.attrs.users, key) else {
             return Ok(Vec::new());
         };
         let filter = crate::directory::Filter::Compare(

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::directory::attributes::Syntax;
+use crate::directory::declared::{Declared, Kind, CUSTOM_USER_URN};
 use crate::directory::{
     Actor, Credential, Directory, DirectoryError, GroupAttrs, MemberRef, MultiValue, Name,
     NewAccount, PosixAccount, UserAttrs, ENTERPRISE_USER_URN,
 };
-use crate::directory::attributes::Syntax;
-use crate::directory::declared::{Declared, Kind, CUSTOM_USER_URN};
 use crate::ldap::dn::Dn;
 use crate::ldap::tree::{Place, Tree};
 use ldif::Entry;

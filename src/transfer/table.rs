@@ -321,7 +321,10 @@ pub fn export_row(user: &User, declared: &Declared) -> Vec<String> {
             Place::Password | Place::Declared(_) => String::new(),
         })
         .chain(declared_columns(declared).map(|(_, d)| {
-            let values = a.extensions.get(CUSTOM_USER_URN).and_then(|e| e.get(&d.name));
+            let values = a
+                .extensions
+                .get(CUSTOM_USER_URN)
+                .and_then(|e| e.get(&d.name));
             let text = |v: &Value| match v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -347,13 +350,13 @@ mod tests {
     fn headers_match_by_name_or_alias_and_cells_become_a_resource() {
         let layout = Layout::from_headers(
             [
-            "User Name",
-            "First Name",
-            "last_name",
-            "E-mail",
-            "uidNumber",
-            "active",
-        ],
+                "User Name",
+                "First Name",
+                "last_name",
+                "E-mail",
+                "uidNumber",
+                "active",
+            ],
             none(),
         )
         .unwrap();
