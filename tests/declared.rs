@@ -364,6 +364,10 @@ async fn every_declared_field_is_written_over_scim_and_read_and_filtered_over_sc
     let all = read_entry(&mut ldap, &user_dn("ann"), vec!["*"]).await;
     assert!(all.attrs.contains_key("agentExtension"));
     assert!(all.attrs["objectClass"].contains(&"rosterDeclaredUser".to_string()));
+    assert_eq!(
+        ldap_uids(&t, "(&(objectClass=rosterDeclaredUser)(uid=ann))").await,
+        vec!["ann".to_string()]
+    );
     // Presence and negation work on declared attributes as on built-in ones.
     assert_eq!(
         ldap_uids(&t, "(&(isAgent=*)(!(isAgent=TRUE)))").await,

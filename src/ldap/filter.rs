@@ -58,6 +58,9 @@ trait Kind: Record {
     /// The attributes of this kind the tree serves.
     fn attrs(tree: &Tree) -> &'static [AttrDef<Self>];
     fn classes() -> &'static [&'static str];
+    /// The auxiliary class of entries with declared attributes, when some
+    /// are declared.
+    fn declared_class(tree: &Tree) -> Option<&'static str>;
     /// The object class entries of this kind have only when they have an
     /// attribute (POSIX), and that attribute's LDAP name.
     fn optional_class() -> (&'static str, &'static str);
@@ -71,6 +74,9 @@ trait Kind: Record {
 impl Kind for User {
     fn attrs(tree: &Tree) -> &'static [AttrDef<Self>] {
         tree.attrs.users
+    }
+    fn declared_class(tree: &Tree) -> Option<&'static str> {
+        (!tree.attrs.declared.users.is_empty()).then_some(super::schema::DECLARED_USER_CLASS)
     }
     fn classes() -> &'static [&'static str] {
         USER_CLASSES
@@ -97,6 +103,9 @@ impl Kind for User {
 impl Kind for Group {
     fn attrs(tree: &Tree) -> &'static [AttrDef<Self>] {
         tree.attrs.groups
+    }
+    fn declared_class(tree: &Tree) -> Option<&'static str> {
+        (!tree.attrs.declared.groups.is_empty()).then_some(super::schema::DECLARED_GROUP_CLASS)
     }
     fn classes() -> &'static [&'static str] {
         GROUP_CLASSES
@@ -164,7 +173,9 @@ fn compare<T: Kind>(tree: &Tree, attr: &str, op: Op, text: &str) -> Filter<T> {
         if op == Op::Eq && class.eq_ignore_ascii_case(text) {
             return served(tree, attr).map_or(Filter::False, Filter::Present);
         }
-        let hit = op == Op::Eq && T::classes().iter().any(|c| c.eq_ignore_ascii_case(text));
+        let hit = op == Op::Eq
+            && (T::classes().iter().any(|c| c.eq_ignore_ascii_case(text))
+                || T::declared_class(tree).is_some_and(|c| c.eq_ignore_ascii_case(text)));
         return if hit { Filter::True } else { Filter::False };
     }
     if op == Op::Eq {
