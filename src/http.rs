@@ -18,6 +18,8 @@ use tower::Service;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::directory::declared::{Declared, Kind};
+
 use crate::config::HttpConfig;
 use crate::directory::Directory;
 use crate::scim::{self, ScimState};
@@ -34,20 +36,38 @@ async fn healthz(State(directory): State<Directory>) -> (StatusCode, &'static st
     }
 }
 
+/// The largest request body: `http.max_body_bytes`, or room for the
+/// largest binary value a declared attribute takes (base64, plus the rest
+/// of the resource) when that is more.
+fn body_limit(config: &HttpConfig, declared: &Declared) -> usize {
+    let binary = declared
+        .users
+        .iter()
+        .chain(&declared.groups)
+        .any(|d| d.kind == Kind::Binary);
+    match binary {
+        true => config
+            .max_body_bytes
+            .max(declared.max_binary_bytes.div_ceil(3) * 4 + 64 * 1024),
+        false => config.max_body_bytes,
+    }
+}
+
 /// The whole HTTP application.
 pub fn app(directory: Directory, config: &HttpConfig) -> Router {
+    let body_limit = body_limit(config, directory.declared());
     let scim = scim::router(ScimState {
         directory: directory.clone(),
         max_results: config.max_results,
         bulk_max_operations: config.bulk_max_operations,
-        max_payload_bytes: config.max_body_bytes,
+        max_payload_bytes: body_limit,
     });
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(directory.clone())
         .merge(scim)
         .merge(crate::selfservice::router(directory))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

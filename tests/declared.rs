@@ -413,6 +413,12 @@ async fn declared_attributes_are_in_the_schemas_and_the_subschema() {
             .any(|e| e["schema"] == CUSTOM),
         "{types}"
     );
+    // A picture of up to profile.max_binary_bytes (5 MiB) fits in a body.
+    let (_, config) = t.scim(Method::GET, "/ServiceProviderConfig", None).await;
+    assert!(
+        config["bulk"]["maxPayloadSize"].as_u64().unwrap() > 5 * 1024 * 1024 / 3 * 4,
+        "{config}"
+    );
     let (_, group_types) = t.scim(Method::GET, "/ResourceTypes/Group", None).await;
     assert!(group_types["schemaExtensions"]
         .as_array()

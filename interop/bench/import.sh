@@ -10,6 +10,8 @@
 #
 #   bash interop/bench/import.sh
 #   USER_COUNT=20000 bash interop/bench/import.sh
+#   BACKOFFICE=1 bash interop/bench/import.sh   # plus six declared attributes
+#                  of schemas/backoffice.toml (three of them indexed)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 users=${USER_COUNT:-100000}
@@ -18,16 +20,24 @@ roster="${CARGO_TARGET_DIR:-$root/target}/release/roster"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$users" >"$work/users.csv" <<'PY'
+if [ "${BACKOFFICE:-0}" = 1 ]; then
+    export ROSTER_PROFILE_ATTRIBUTES="$root/schemas/backoffice.toml"
+fi
+python3 - "$users" "${BACKOFFICE:-0}" >"$work/users.csv" <<'PY'
 import csv, sys
-n = int(sys.argv[1])
+n, backoffice = int(sys.argv[1]), sys.argv[2] == "1"
 w = csv.writer(sys.stdout, lineterminator="\n")
-w.writerow(["userName", "First Name", "Last Name", "Email", "Title", "department", "employeeNumber"])
+extra = ["isAgent", "outgoingCallMode", "teams", "telegramChatId", "allowedCountries", "chatNickname"] if backoffice else []
+w.writerow(["userName", "First Name", "Last Name", "Email", "Title", "department", "employeeNumber"] + extra)
 firsts = ["Ann", "Łukasz", "Zoë", "Omar", "Mei", "José", "Ingrid", "Kwame"]
 lasts = ["Lee", "Nowak", "García", "Okafor", "Chen", "Müller", "O'Brien", "Smith-Jones"]
 for i in range(n):
     f, l = firsts[i % 8], lasts[(i // 8) % 8]
-    w.writerow([f"user{i:06d}", f, l, f"user{i:06d}@example.com", "Agent", f"dept-{i % 50}", str(100000 + i)])
+    row = [f"user{i:06d}", f, l, f"user{i:06d}@example.com", "Agent", f"dept-{i % 50}", str(100000 + i)]
+    if backoffice:
+        row += ["yes" if i % 3 else "no", ["automatic", "manual"][i % 2], f"team-{i % 20};team-{(i + 7) % 20}",
+                str(-1000000000 - i), ["DE;FR", "GB", "PL;CZ;SK"][i % 3], f"{f} {i}"]
+    w.writerow(row)
 PY
 echo "$(wc -l <"$work/users.csv") lines, $(du -h "$work/users.csv" | cut -f1) of CSV"
 timed() { # timed LABEL COMMAND...
