@@ -973,3 +973,104 @@ async fn back_office_fields_import_and_export_as_csv_and_ldif() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_core_fields_the_back_offices_keep_are_served_over_scim_and_ldap() {
+    // locale, time zone, country, job title, phone and roles need no
+    // declaration: they are SCIM core attributes, and LDAP attributes too.
+    let t = start().await;
+    let (status, ann) = t
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(json!({
+                "userName": "ann",
+                "title": "Agent",
+                "locale": "de-DE",
+                "timezone": "Europe/Berlin",
+                "phoneNumbers": [{"value": "+49 30 1234567", "type": "work"}],
+                "addresses": [{"type": "work", "country": "DE", "locality": "Berlin", "primary": true}],
+                "roles": [{"value": "Agent"}, {"value": "Admin"}],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ann}");
+    let id = ann["id"].as_str().unwrap().to_string();
+    create(&t, "bob", json!({})).await;
+    let cases: [(&str, &str, &[&str], &str, &str); 6] = [
+        (
+            "title",
+            "title",
+            &["Agent"],
+            r#"title eq "agent""#,
+            "(title=Agent)",
+        ),
+        (
+            "locale",
+            "rosterLocale",
+            &["de-DE"],
+            r#"locale eq "de-DE""#,
+            "(rosterLocale=de-de)",
+        ),
+        (
+            "timezone",
+            "rosterTimezone",
+            &["Europe/Berlin"],
+            r#"timezone sw "Europe/""#,
+            "(rosterTimezone=Europe/*)",
+        ),
+        (
+            "phone",
+            "telephoneNumber",
+            &["+49 30 1234567"],
+            r#"phoneNumbers.value sw "+49""#,
+            "(telephoneNumber=+49*)",
+        ),
+        (
+            "country",
+            "c",
+            &["DE"],
+            r#"addresses.country eq "de""#,
+            "(c=DE)",
+        ),
+        (
+            "roles",
+            "rosterRole",
+            &["Agent", "Admin"],
+            r#"roles.value eq "admin""#,
+            "(rosterRole=Admin)",
+        ),
+    ];
+    let mut ldap = reader(&t).await;
+    let mut names: Vec<&str> = cases.iter().map(|c| c.1).collect();
+    names.push("objectClass");
+    let entry = read_entry(&mut ldap, &user_dn("ann"), names).await;
+    assert!(entry.attrs["objectClass"].contains(&"rosterPerson".to_string()));
+    for (field, ldap_name, values, scim_filter, ldap_filter) in cases {
+        assert_eq!(
+            entry.attrs.get(ldap_name).map(Vec::as_slice),
+            Some(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>()[..]),
+            "{field}"
+        );
+        assert_eq!(
+            scim_ids(&t, scim_filter).await,
+            vec![id.clone()],
+            "{field}: {scim_filter}"
+        );
+        assert_eq!(
+            ldap_uids(&t, ldap_filter).await,
+            vec!["ann".to_string()],
+            "{field}: {ldap_filter}"
+        );
+    }
+    let mut sub = t.ldap().await;
+    let schema = read_entry(&mut sub, "cn=Subschema", vec!["attributeTypes"]).await;
+    for name in ["'c'", "'rosterLocale'", "'rosterTimezone'", "'rosterRole'"] {
+        assert!(
+            schema.attrs["attributeTypes"]
+                .iter()
+                .any(|d| d.contains(name)),
+            "{name}"
+        );
+    }
+}

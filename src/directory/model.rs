@@ -316,6 +316,17 @@ impl UserAttrs {
             .or_else(|| self.emails.first())
             .map(|e| e.value.as_str())
     }
+
+    /// The country of the primary address (or the first one), if any.
+    pub fn country(&self) -> Option<String> {
+        self.addresses
+            .iter()
+            .find(|a| a.get("primary") == Some(&Value::Bool(true)))
+            .or_else(|| self.addresses.first())
+            .and_then(|a| a.get("country"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
 }
 
 /// A group a user belongs to, as seen from the user: directly, or through

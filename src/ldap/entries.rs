@@ -12,7 +12,13 @@ use crate::directory::attributes::{AttrDef, Storage, Syntax};
 use crate::directory::query::Record;
 use crate::directory::{Group, MemberKind, Meta, Timestamp, User};
 
-pub const USER_CLASSES: &[&str] = &["top", "person", "organizationalPerson", "inetOrgPerson"];
+pub const USER_CLASSES: &[&str] = &[
+    "top",
+    "person",
+    "organizationalPerson",
+    "inetOrgPerson",
+    "rosterPerson",
+];
 /// Groups are served both ways (RFC 2307bis style) so that applications
 /// reading `member` and those reading `uniqueMember` both work.
 pub const GROUP_CLASSES: &[&str] = &["top", "groupOfNames", "groupOfUniqueNames"];

@@ -29,6 +29,8 @@ enum Rules {
     /// caseExactIA5Match (homeDirectory, loginShell, memberUid).
     CaseExactIa5,
     Telephone,
+    /// A two-letter country code (RFC 4517 Country String).
+    Country,
     Integer,
     DistinguishedName,
     Time,
@@ -88,6 +90,25 @@ const TYPES: &[Type] = &[
     t("2.5.4.4", &["sn", "surname"], Rules::CaseIgnore, false),
     t("2.5.4.42", &["givenName", "gn"], Rules::CaseIgnore, false),
     t("2.5.4.12", &["title"], Rules::CaseIgnore, false),
+    t("2.5.4.6", &["c", "countryName"], Rules::Country, true),
+    t(
+        "2.25.300838043137499866577779599087285805970.1.10",
+        &["rosterLocale"],
+        Rules::CaseIgnore,
+        true,
+    ),
+    t(
+        "2.25.300838043137499866577779599087285805970.1.11",
+        &["rosterTimezone"],
+        Rules::CaseIgnore,
+        true,
+    ),
+    t(
+        "2.25.300838043137499866577779599087285805970.1.12",
+        &["rosterRole"],
+        Rules::CaseIgnore,
+        false,
+    ),
     t(
         "2.5.4.10",
         &["o", "organizationName"],
@@ -370,6 +391,16 @@ const CLASSES: &[Class] = &[
         &["sn", "cn"],
         &["userPassword", "telephoneNumber"],
     ),
+    // Roster's auxiliary class for the profile attributes LDAP has no
+    // standard person class for.
+    (
+        "2.25.300838043137499866577779599087285805970.3.3",
+        "rosterPerson",
+        "AUXILIARY",
+        "top",
+        &[],
+        &["c", "rosterLocale", "rosterTimezone", "rosterRole"],
+    ),
     (
         "2.5.6.7",
         "organizationalPerson",
@@ -504,6 +535,12 @@ fn attribute_type(t: &Type) -> String {
             None,
             Some("telephoneNumberSubstringsMatch"),
             TELEPHONE,
+        ),
+        Rules::Country => (
+            "caseIgnoreMatch",
+            None,
+            Some("caseIgnoreSubstringsMatch"),
+            "1.3.6.1.4.1.1466.115.121.1.11",
         ),
         Rules::Integer => ("integerMatch", Some("integerOrderingMatch"), None, INTEGER),
         Rules::DistinguishedName => ("distinguishedNameMatch", None, None, DN),
