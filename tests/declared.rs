@@ -1074,3 +1074,46 @@ async fn the_core_fields_the_back_offices_keep_are_served_over_scim_and_ldap() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_declaration_made_indexed_later_gets_its_index_rows_at_start() {
+    // teams, declared without `indexed`: no index rows.
+    let plain_file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+    std::fs::write(
+        plain_file.path(),
+        "[[user]]\nname = \"teams\"\ntype = \"string\"\nmulti_valued = true\n",
+    )
+    .unwrap();
+    let t = start_with(|c| c.profile.attributes = Some(plain_file.path().to_path_buf())).await;
+    let (status, body) = create(&t, "ann", json!({"teams": ["Support", "Sales"]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&t.config.database_url)
+        .await
+        .unwrap();
+    let rows = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_index WHERE attr = $1")
+            .bind(format!("{CUSTOM}:teams"))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!(rows().await, 0);
+    // The example declares teams `indexed`: a server started with it
+    // writes the rows the values call for.
+    let mut config = t.config.clone();
+    config.profile.attributes = Some(example());
+    let indexed =
+        roster::Server::start(&config, std::sync::Arc::new(roster::directory::SystemClock))
+            .await
+            .unwrap();
+    assert_eq!(rows().await, 2);
+    drop(indexed);
+    // And a second start finds nothing to do (the rows are not doubled).
+    let again = roster::Server::start(&config, std::sync::Arc::new(roster::directory::SystemClock))
+        .await
+        .unwrap();
+    assert_eq!(rows().await, 2);
+    drop(again);
+}

@@ -21,7 +21,7 @@ fn text(v: &Option<String>) -> Arg {
 
 /// `INSERT INTO … VALUES (…), (…)` for `rows`, each row's arguments from
 /// `row`; one statement per [`ROWS`] rows.
-async fn insert_rows<T>(
+pub(super) async fn insert_rows<T>(
     conn: &mut AnyConnection,
     head: &str,
     rows: &[T],

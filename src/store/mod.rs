@@ -7,6 +7,7 @@ mod bulk;
 mod credentials;
 mod packed;
 mod postgres;
+mod reindex;
 pub mod sql;
 mod sqlite;
 mod view;

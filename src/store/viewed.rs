@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::view::{Loading, View};
-use super::{OwnEvents, SqlStore};
+use super::{reindex, OwnEvents, SqlStore};
 use crate::config::StoreConfig;
 use crate::directory::policy::LockRule;
 use crate::directory::store::{AuditFilter, NewUser, TotpSecrets};
@@ -54,15 +54,39 @@ impl ViewedStore {
         let mut loading = Loading::default();
         let mut after = None;
         let mut conn = sql.read_connection().await?;
+        let declared = sql.declared_index_keys();
+        let mut held = reindex::Counts::new();
         loop {
             let users = sql.users_after(&mut conn, after, LOAD_BATCH).await?;
             view.load_users(&mut loading, &users);
+            sql.count_values(&declared, &users, &mut held);
             match users.last() {
                 Some(last) if users.len() == LOAD_BATCH as usize => after = Some(last.id),
                 _ => break,
             }
         }
         view.finish_loading(loading);
+        // Declared attributes made indexed since the users got their
+        // values: their index rows are written now.
+        let indexed = sql.indexed_users(&declared).await?;
+        let stale: Vec<&'static str> = declared
+            .iter()
+            .copied()
+            .filter(|k| held.get(k).copied().unwrap_or(0) != indexed.get(k).copied().unwrap_or(0))
+            .collect();
+        if !stale.is_empty() {
+            tracing::info!(attributes = ?stale, "indexing declared attributes");
+            sql.clear_index(stale.clone()).await?;
+            let mut after = None;
+            loop {
+                let users = sql.users_after(&mut conn, after, LOAD_BATCH).await?;
+                sql.index_batch(&stale, &users).await?;
+                match users.last() {
+                    Some(last) if users.len() == LOAD_BATCH as usize => after = Some(last.id),
+                    _ => break,
+                }
+            }
+        }
         view.load_groups(&sql.all_groups().await?);
         let (u, g) = view.counts();
         tracing::info!(users = u, groups = g, "read model loaded");
