@@ -374,6 +374,16 @@ async fn every_declared_field_is_written_over_scim_and_read_and_filtered_over_sc
         vec!["bob".to_string()]
     );
     assert_eq!(scim_ids(&t, "chatNickname pr").await, vec![id.clone()]);
+    // Asked for by path, a declared attribute comes with its extension.
+    let (_, projected) = t
+        .scim(
+            Method::GET,
+            &format!("/Users/{id}?attributes=userName,{CUSTOM}:agentExtension"),
+            None,
+        )
+        .await;
+    assert_eq!(projected[CUSTOM]["agentExtension"], "101", "{projected}");
+    assert!(projected.get("emails").is_none(), "{projected}");
 }
 
 #[tokio::test]

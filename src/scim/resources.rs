@@ -789,6 +789,8 @@ pub fn project(resource: &mut Value, attributes: Option<&str>, excluded: Option<
                     POSIX_GROUP_URN,
                     GROUP_EXTENSION_URN,
                     ACCOUNT_USER_URN,
+                    CUSTOM_USER_URN,
+                    CUSTOM_GROUP_URN,
                 ] {
                     if a.len() >= urn.len() && a[..urn.len()].eq_ignore_ascii_case(urn) {
                         return urn.to_ascii_lowercase();
