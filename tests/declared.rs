@@ -895,7 +895,9 @@ async fn back_office_fields_import_and_export_as_csv_and_ldif() {
     };
     let t = with_reader(quick().await).await;
     // A dry run names the bad cell's rule.
-    let bad = format!("{BACKOFFICE_CSV}carl,Carl,,carl@example.com,,,,1234,,,,,,\n");
+    let bad = format!(
+        "{BACKOFFICE_CSV}carl,Carl,,carl@example.com,,,,1234,,,,,,\ndora,Dora,,dora@example.com,,,,101,,,,,,\n"
+    );
     let (ok, out) = cli_declared(
         &t,
         &[
@@ -907,6 +909,11 @@ async fn back_office_fields_import_and_export_as_csv_and_ldif() {
     );
     assert!(
         !ok && out.contains("line 4:") && out.contains("agentExtension") && out.contains("pattern"),
+        "{out}"
+    );
+    // Two rows of one file may not share a unique declared value either.
+    assert!(
+        out.contains("line 5: agentExtension:101 is on an earlier row too"),
         "{out}"
     );
     let path = write_file(&t, "users.csv", BACKOFFICE_CSV);

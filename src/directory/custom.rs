@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::attributes::{by_key, Attributes};
 use super::declared::{blob_digest, Declaration, Declared, Kind, Resource, Uniqueness};
 use super::error::DirectoryError;
+use super::model::UserAttrs;
 use super::query::{Filter, Op, Query, Value as QueryValue};
 use super::Directory;
 
@@ -87,6 +88,27 @@ impl Directory {
             }
         }
         Ok(())
+    }
+
+    /// A user's values of unique declared attributes, as `(path,
+    /// normalised value)`: what two accounts of one batch may not share.
+    pub(super) fn declared_unique_values(&self, attrs: &UserAttrs) -> Vec<(String, String)> {
+        let table = self.attributes().users;
+        self.declared()
+            .users
+            .iter()
+            .filter(|d| d.uniqueness != Uniqueness::None)
+            .filter_map(|d| by_key(table, &d.path).map(|def| (d, def)))
+            .flat_map(|(d, def)| {
+                let values = attrs
+                    .extensions
+                    .get(d.resource.urn())
+                    .and_then(|e| e.get(&d.name));
+                super::declared::match_values(d.kind, values)
+                    .into_iter()
+                    .map(move |v| (d.path.clone(), def.normalize(&v)))
+            })
+            .collect()
     }
 
     /// The binary value of declared attribute `name` of user `id`: its

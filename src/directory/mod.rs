@@ -413,25 +413,26 @@ impl Directory {
         let mut prepared =
             futures::future::join_all(accounts.into_iter().map(|a| self.prepare_account(actor, a)))
                 .await;
-        // The store knows none of the batch yet: an address two of its
-        // accounts give goes to the first.
-        if self.unique_email {
-            let mut seen = std::collections::HashSet::new();
-            for p in prepared.iter_mut() {
-                let taken = p.as_ref().is_ok_and(|(attrs, _, _)| {
-                    let emails: Vec<String> = attrs
+        // The store knows none of the batch yet: an address (or a value of
+        // a unique declared attribute) two of its accounts give goes to the
+        // first.
+        let mut seen = std::collections::HashSet::new();
+        for p in prepared.iter_mut() {
+            let Ok((attrs, _, _)) = p else { continue };
+            let mut unique = self.declared_unique_values(attrs);
+            if self.unique_email {
+                unique.extend(
+                    attrs
                         .emails
                         .iter()
-                        .map(|e| e.value.to_lowercase())
-                        .collect();
-                    let taken = emails.iter().any(|e| seen.contains(e));
-                    seen.extend(emails);
-                    taken
-                });
-                if taken {
-                    *p = Err(DirectoryError::Uniqueness("emails".into()));
-                }
+                        .map(|e| ("emails".to_string(), e.value.to_lowercase())),
+                );
             }
+            if let Some((attribute, _)) = unique.iter().find(|u| seen.contains(*u)) {
+                *p = Err(DirectoryError::Uniqueness(attribute.clone()));
+                continue;
+            }
+            seen.extend(unique);
         }
         let mut batch = Vec::new();
         let mut results: Vec<Option<Result<User>>> = Vec::with_capacity(prepared.len());

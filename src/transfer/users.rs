@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::table::{self, Layout};
 use crate::directory::attributes::{by_key, USER_ATTRS};
-use crate::directory::declared::Declared;
+use crate::directory::declared::{Declared, Uniqueness, CUSTOM_USER_URN};
 use crate::directory::password::names_a_scheme;
 use crate::directory::{
     Actor, Credential, Directory, DirectoryError, Filter, NewAccount, Op, Query, User, UserChange,
@@ -345,6 +345,24 @@ pub async fn import(
                             .map(|v| format!("email:{}", v.to_lowercase()))
                     }));
                 }
+                // Values of unique declared attributes (agentExtension).
+                let custom = user.get(CUSTOM_USER_URN);
+                for d in directory.declared().users.iter() {
+                    if d.uniqueness == Uniqueness::None {
+                        continue;
+                    }
+                    let values = custom.and_then(|c| c.get(&d.name));
+                    let texts: Vec<String> = match values {
+                        Some(Value::Array(items)) => items.iter().map(cell_text).collect(),
+                        Some(v) => vec![cell_text(v)],
+                        None => Vec::new(),
+                    };
+                    keys.extend(
+                        texts
+                            .into_iter()
+                            .map(|t| format!("{}:{}", d.name, t.to_lowercase())),
+                    );
+                }
                 if let Some(k) = keys.iter().find(|k| seen.contains(*k)) {
                     summary
                         .failed
@@ -462,4 +480,12 @@ pub fn write_json_lines(directory: &Directory, users: &[User]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A JSON value as the text a cell held.
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
