@@ -7,9 +7,9 @@ use sqlx::{AnyConnection, Row};
 
 use super::sql::{Arg, Sql};
 use super::{backend, job, query, to_json, OwnEvents, SqlStore};
-use crate::directory::attributes::user_index;
+use crate::directory::attributes::{user_index, AttrDef};
 use crate::directory::store::NewUser;
-use crate::directory::{AuditEvent, StoreError};
+use crate::directory::{AuditEvent, StoreError, User};
 
 /// Rows a multi-row statement carries at most (well below the backends'
 /// limits on parameters: 32,766 for SQLite, 65,535 for PostgreSQL). Kept
@@ -48,6 +48,48 @@ pub(super) async fn insert_rows<T>(
         returned.extend(query(&sql).fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(returned)
+}
+
+/// The index rows of `users` (or of their attributes `only` names), with
+/// the user each belongs to.
+pub(super) fn index_rows<'a>(
+    table: &'static [AttrDef<User>],
+    users: impl IntoIterator<Item = &'a User>,
+    only: Option<&[&'static str]>,
+) -> Vec<(String, &'static str, String, Option<usize>)> {
+    users
+        .into_iter()
+        .flat_map(|u| {
+            let id = u.id.to_string();
+            user_index(table, u)
+                .into_iter()
+                .filter(|(k, _, _)| only.is_none_or(|keys| keys.contains(k)))
+                .map(move |(key, value, pos)| (id.clone(), key, value, pos))
+        })
+        .collect()
+}
+
+/// Inserts index rows as [`index_rows`] makes them.
+pub(super) async fn insert_index_rows(
+    conn: &mut AnyConnection,
+    rows: &[(String, &'static str, String, Option<usize>)],
+) -> Result<(), StoreError> {
+    insert_rows(
+        conn,
+        "INSERT INTO user_index (user_id, attr, value, pos) VALUES ",
+        rows,
+        "",
+        |(id, key, value, pos)| {
+            vec![
+                Arg::Text(id.clone()),
+                Arg::Text(key.to_string()),
+                Arg::Text(value.clone()),
+                pos.map_or(Arg::NullInt, |p| Arg::Int(p as i64)),
+            ]
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Writes the audit events, recording their ids as this process's own.
@@ -119,30 +161,8 @@ impl SqlStore {
                     },
                 )
                 .await?;
-                let index: Vec<(String, &'static str, String, Option<usize>)> = users
-                    .iter()
-                    .flat_map(|n| {
-                        let id = n.user.id.to_string();
-                        user_index(table, &n.user)
-                            .into_iter()
-                            .map(move |(key, value, pos)| (id.clone(), key, value, pos))
-                    })
-                    .collect();
-                insert_rows(
-                    conn,
-                    "INSERT INTO user_index (user_id, attr, value, pos) VALUES ",
-                    &index,
-                    "",
-                    |(id, key, value, pos)| {
-                        vec![
-                            Arg::Text(id.clone()),
-                            Arg::Text(key.to_string()),
-                            Arg::Text(value.clone()),
-                            pos.map_or(Arg::NullInt, |p| Arg::Int(p as i64)),
-                        ]
-                    },
-                )
-                .await?;
+                let index = index_rows(table, users.iter().map(|n| &n.user), None);
+                insert_index_rows(conn, &index).await?;
                 let hashed: Vec<&NewUser> = users.iter().filter(|n| n.hash.is_some()).collect();
                 insert_rows(
                     conn,

@@ -24,7 +24,7 @@ use sqlx::{Any, Row};
 use uuid::Uuid;
 
 use crate::config::StoreConfig;
-use crate::directory::attributes::{user_index, AttrDef, Attributes};
+use crate::directory::attributes::{AttrDef, Attributes};
 use crate::directory::declared::Blob;
 use crate::directory::policy::LockRule;
 use crate::directory::store::{AuditFilter, NewUser, TotpSecrets};
@@ -328,26 +328,7 @@ async fn write_user_index(
             .await
             .map_err(backend)?;
     }
-    let rows = user_index(table, user);
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new("INSERT INTO user_index (user_id, attr, value, pos) VALUES ");
-    for (i, (key, value, pos)) in rows.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push("(")
-            .bind(Arg::Text(id.clone()))
-            .push(", ")
-            .bind(Arg::Text(key.to_string()))
-            .push(", ")
-            .bind(Arg::Text(value))
-            .push(", ")
-            .bind(pos.map_or(Arg::NullInt, |p| Arg::Int(p as i64)))
-            .push(")");
-    }
-    query(&sql).execute(&mut *conn).await.map_err(backend)?;
+    bulk::insert_index_rows(conn, &bulk::index_rows(table, [user], None)).await?;
     Ok(())
 }
 

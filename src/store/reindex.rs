@@ -7,10 +7,9 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::bulk::insert_rows;
-use super::sql::Arg;
+use super::bulk::{index_rows, insert_index_rows};
 use super::{backend, job, SqlStore};
-use crate::directory::attributes::{user_index, Storage};
+use crate::directory::attributes::Storage;
 use crate::directory::{StoreError, User};
 
 /// Counts, per declared indexed attribute, of the users holding a value.
@@ -29,17 +28,12 @@ impl SqlStore {
 
     /// Adds to `counts` the users of `batch` holding a value under each key.
     pub(super) fn count_values(&self, keys: &[&'static str], batch: &[User], counts: &mut Counts) {
-        for user in batch {
-            let mut held: Vec<&'static str> = user_index(self.attrs.users, user)
-                .into_iter()
-                .map(|(k, _, _)| k)
-                .filter(|k| keys.contains(k))
-                .collect();
-            held.sort_unstable();
-            held.dedup();
-            for key in held {
-                *counts.entry(key).or_default() += 1;
-            }
+        for def in self.attrs.users.iter().filter(|d| keys.contains(&d.key)) {
+            let holding = batch
+                .iter()
+                .filter(|u| !def.values_of(u).is_empty())
+                .count();
+            *counts.entry(def.key).or_default() += holding;
         }
     }
 
@@ -84,38 +78,12 @@ impl SqlStore {
         keys: &[&'static str],
         batch: &[User],
     ) -> Result<(), StoreError> {
-        let rows: Vec<(String, &'static str, String, Option<usize>)> = batch
-            .iter()
-            .flat_map(|u| {
-                let id = u.id.to_string();
-                user_index(self.attrs.users, u)
-                    .into_iter()
-                    .filter(|(k, _, _)| keys.contains(k))
-                    .map(move |(k, v, p)| (id.clone(), k, v, p))
-            })
-            .collect();
+        let rows = index_rows(self.attrs.users, batch, Some(keys));
         if rows.is_empty() {
             return Ok(());
         }
         self.run_write(job(move |conn| {
-            Box::pin(async move {
-                insert_rows(
-                    conn,
-                    "INSERT INTO user_index (user_id, attr, value, pos) VALUES ",
-                    &rows,
-                    "",
-                    |(id, key, value, pos)| {
-                        vec![
-                            Arg::Text(id.clone()),
-                            Arg::Text(key.to_string()),
-                            Arg::Text(value.clone()),
-                            pos.map_or(Arg::NullInt, |p| Arg::Int(p as i64)),
-                        ]
-                    },
-                )
-                .await?;
-                Ok(())
-            })
+            Box::pin(async move { insert_index_rows(conn, &rows).await })
         }))
         .await
     }
