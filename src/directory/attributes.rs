@@ -437,9 +437,12 @@ impl Attributes {
     /// Whether `name` is a built-in attribute's SCIM path (with or without
     /// the core URN) or LDAP name: what a declaration may not take.
     pub fn is_builtin(resource: declared::Resource, name: &str) -> bool {
+        // A key's attribute name: after an extension's URN, before a
+        // sub-attribute (`…:User:manager.value` → `manager`).
         let builtin = |key: &str, ldap: &[&str]| {
+            let attr = key.rsplit(':').next().unwrap_or(key);
             key.eq_ignore_ascii_case(name)
-                || key
+                || attr
                     .split('.')
                     .next()
                     .is_some_and(|p| p.eq_ignore_ascii_case(name))
@@ -448,7 +451,6 @@ impl Attributes {
         let reserved = [
             "objectClass",
             "userPassword",
-            "jpegPhoto",
             "photos",
             "password",
             "schemas",
@@ -465,8 +467,7 @@ impl Attributes {
             "pwdReset",
         ];
         if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-            // jpegPhoto is free for a declared binary picture.
-            return !name.eq_ignore_ascii_case("jpegPhoto");
+            return true;
         }
         match resource {
             declared::Resource::User => USER_ATTRS.iter().any(|d| builtin(d.key, d.ldap)),
@@ -476,20 +477,14 @@ impl Attributes {
 }
 
 /// Finds a definition by its SCIM path, ignoring case (RFC 7644 §3.4.2.2).
-/// A declared attribute may also be named without its extension's URN.
+/// An extension's attribute may also be named without the URN.
 pub fn by_scim<T>(table: &'static [AttrDef<T>], path: &str) -> Option<&'static AttrDef<T>> {
     table
         .iter()
         .find(|d| d.scim && d.key.eq_ignore_ascii_case(path))
         .or_else(|| {
-            table.iter().find(|d| {
-                d.declared
-                    .is_some_and(|x| x.name.eq_ignore_ascii_case(path))
-            })
-        })
-        .or_else(|| {
-            // An extension attribute by its name alone, when no other
-            // attribute has that name.
+            // An extension attribute (a declared one among them) by its
+            // name alone, when no other attribute has that name.
             let suffix = format!(":{}", path.to_ascii_lowercase());
             let mut found = table.iter().filter(|d| {
                 d.scim && !path.contains(':') && d.key.to_ascii_lowercase().ends_with(&suffix)

@@ -5,10 +5,10 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::attributes::{by_key, Attributes};
-use super::declared::{blob_digest, Declaration, Declared, Kind, Resource, Uniqueness};
+use super::attributes::{AttrDef, Attributes};
+use super::declared::{blob_digest, match_values, Blob, Declared, Kind, Resource, Uniqueness};
 use super::error::DirectoryError;
-use super::model::UserAttrs;
+use super::model::{User, UserAttrs};
 use super::query::{Filter, Op, Query, Value as QueryValue};
 use super::Directory;
 
@@ -51,39 +51,27 @@ impl Directory {
         extensions: &Map<String, Value>,
         me: Option<Uuid>,
     ) -> Result<()> {
-        let unique = |d: &&Declaration| d.uniqueness != Uniqueness::None;
-        let Some(values) = extensions.get(resource.urn()).and_then(Value::as_object) else {
-            return Ok(());
-        };
         let attrs = self.attributes();
-        for d in self.declared().of(resource).iter().filter(unique) {
-            let texts = super::declared::match_values(d.kind, values.get(&d.name));
-            for text in texts {
-                let taken = match resource {
-                    Resource::User => {
-                        let Some(def) = by_key(attrs.users, &d.path) else {
-                            continue;
-                        };
-                        let ids = self
-                            .store
-                            .users_with(def.key, &def.normalize(&text), 2)
-                            .await?;
-                        ids.iter().any(|id| Some(*id) != me)
+        let taken_by_other = |ids: Vec<Uuid>| ids.iter().any(|id| Some(*id) != me);
+        match resource {
+            Resource::User => {
+                for (def, text) in unique_values(attrs.users, resource, extensions) {
+                    let ids = self
+                        .store
+                        .users_with(def.key, &def.normalize(&text), 2)
+                        .await?;
+                    if taken_by_other(ids) {
+                        return Err(DirectoryError::Uniqueness(def.key.to_string()));
                     }
-                    Resource::Group => {
-                        let Some(def) = by_key(attrs.groups, &d.path) else {
-                            continue;
-                        };
-                        let filter = Filter::Compare(def, Op::Eq, QueryValue::Str(text));
-                        let page = self
-                            .store
-                            .list_groups(&Query::new(filter, 0, 2), false)
-                            .await?;
-                        page.items.iter().any(|g| Some(g.id) != me)
+                }
+            }
+            Resource::Group => {
+                for (def, text) in unique_values(attrs.groups, resource, extensions) {
+                    let filter = Filter::Compare(def, Op::Eq, QueryValue::Str(text));
+                    let query = Query::new(filter, 0, 2);
+                    if taken_by_other(self.store.group_ids(&query).await?) {
+                        return Err(DirectoryError::Uniqueness(def.key.to_string()));
                     }
-                };
-                if taken {
-                    return Err(DirectoryError::Uniqueness(d.path.clone()));
                 }
             }
         }
@@ -93,28 +81,15 @@ impl Directory {
     /// A user's values of unique declared attributes, as `(path,
     /// normalised value)`: what two accounts of one batch may not share.
     pub(super) fn declared_unique_values(&self, attrs: &UserAttrs) -> Vec<(String, String)> {
-        let table = self.attributes().users;
-        self.declared()
-            .users
-            .iter()
-            .filter(|d| d.uniqueness != Uniqueness::None)
-            .filter_map(|d| by_key(table, &d.path).map(|def| (d, def)))
-            .flat_map(|(d, def)| {
-                let values = attrs
-                    .extensions
-                    .get(d.resource.urn())
-                    .and_then(|e| e.get(&d.name));
-                super::declared::match_values(d.kind, values)
-                    .into_iter()
-                    .map(move |v| (d.path.clone(), def.normalize(&v)))
-            })
+        unique_values(self.attributes().users, Resource::User, &attrs.extensions)
+            .into_iter()
+            .map(|(def, text)| (def.key.to_string(), def.normalize(&text)))
             .collect()
     }
 
-    /// The binary value of declared attribute `name` of user `id`: its
-    /// media type and bytes, `None` when the user has none.
-    pub async fn user_binary(&self, id: Uuid, name: &str) -> Result<Option<(String, Vec<u8>)>> {
-        let user = self.get_user(id).await?;
+    /// The binary value of `user`'s declared attribute `name` (its digest,
+    /// media type and bytes), `None` when the user has none.
+    pub async fn user_binary(&self, user: &User, name: &str) -> Result<Option<Blob>> {
         let Some(d) = self
             .declared()
             .users
@@ -123,9 +98,37 @@ impl Directory {
         else {
             return Ok(None);
         };
-        match blob_digest(&user.attrs.extensions, Resource::User, &d.name) {
-            Some(digest) => Ok(self.store.get_blob(&digest).await?),
-            None => Ok(None),
-        }
+        let Some(digest) = blob_digest(&user.attrs.extensions, Resource::User, &d.name) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_blob(&digest)
+            .await?
+            .map(|(media_type, bytes)| Blob {
+                digest,
+                media_type,
+                bytes,
+            }))
     }
+}
+
+/// The values a record's `extensions` give its unique declared attributes,
+/// with each attribute's definition in `table`.
+fn unique_values<T>(
+    table: &'static [AttrDef<T>],
+    resource: Resource,
+    extensions: &Map<String, Value>,
+) -> Vec<(&'static AttrDef<T>, String)> {
+    let values = extensions.get(resource.urn());
+    table
+        .iter()
+        .filter_map(|def| def.declared.map(|d| (def, d)))
+        .filter(|(_, d)| d.resource == resource && d.uniqueness != Uniqueness::None)
+        .flat_map(|(def, d)| {
+            match_values(d.kind, values.and_then(|v| v.get(&d.name)))
+                .into_iter()
+                .map(move |text| (def, text))
+        })
+        .collect()
 }

@@ -437,7 +437,7 @@ pub fn as_pairs(attrs: &FixedAttrs) -> Vec<(&str, Vec<String>)> {
 }
 
 /// An attribute's values as LDAP writes them (booleans as TRUE / FALSE).
-fn ldap_values<T: Record>(def: &AttrDef<T>, record: &T) -> Vec<String> {
+pub(crate) fn ldap_values<T: Record>(def: &AttrDef<T>, record: &T) -> Vec<String> {
     let values = def.values_of(record);
     match def.syntax {
         Syntax::Boolean => values.iter().map(|v| v.to_uppercase()).collect(),

@@ -12,6 +12,9 @@ mod search;
 mod session;
 pub mod tree;
 
+/// An attribute's values as entries show them (for LDIF exports).
+pub(crate) use entries::ldap_values;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -595,14 +595,14 @@ async fn with_binaries(
         if d.kind != Kind::Binary || !sel.names(&d.ldap) {
             continue;
         }
-        if let Some((_, bytes)) = directory
-            .user_binary(user.id, &d.name)
+        if let Some(blob) = directory
+            .user_binary(user, &d.name)
             .await
             .map_err(internal)?
         {
             entry.attributes.push(LdapPartialAttribute {
                 atype: d.ldap.clone(),
-                vals: vec![bytes],
+                vals: vec![blob.bytes],
             });
         }
     }

@@ -250,19 +250,18 @@ pub async fn binary(
     State(state): State<ScimState>,
     Path((id, name)): Path<(String, String)>,
 ) -> ScimResult<Response> {
-    let id = parse_id(&id, "user")?;
-    let Some((media_type, bytes)) = state.directory.user_binary(id, &name).await? else {
+    let user = state.directory.get_user(parse_id(&id, "user")?).await?;
+    let Some(blob) = state.directory.user_binary(&user, &name).await? else {
         return Err(ScimError::not_found(format!(
             "user {id} has no {name} value"
         )));
     };
-    let digest = crate::directory::declared::digest(&bytes);
     axum::http::Response::builder()
         .status(StatusCode::OK)
-        .header(axum::http::header::CONTENT_TYPE, media_type)
-        .header(axum::http::header::ETAG, format!("\"{digest}\""))
+        .header(axum::http::header::CONTENT_TYPE, blob.media_type)
+        .header(axum::http::header::ETAG, format!("\"{}\"", blob.digest))
         .header(axum::http::header::CACHE_CONTROL, "private, max-age=300")
         .header("X-Content-Type-Options", "nosniff")
-        .body(axum::body::Body::from(bytes))
+        .body(axum::body::Body::from(blob.bytes))
         .map_err(|e| ScimError::from(DirectoryError::Internal(e.to_string())))
 }

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::directory::attributes::Syntax;
 use crate::directory::declared::{Declared, Kind, CUSTOM_USER_URN};
 use crate::directory::{
     Actor, Credential, Directory, DirectoryError, GroupAttrs, MemberRef, MultiValue, Name,
@@ -207,10 +206,7 @@ pub fn user_entry(
         attrs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
     // Declared attributes, as an LDAP search shows them.
     for def in tree.attrs.users.iter().filter(|d| d.declared.is_some()) {
-        let mut values = def.values_of(user);
-        if def.syntax == Syntax::Boolean {
-            values.iter_mut().for_each(|v| *v = v.to_uppercase());
-        }
+        let values = crate::ldap::ldap_values(def, user);
         if !values.is_empty() {
             attrs.push((def.ldap[0], values));
         }
