@@ -255,17 +255,6 @@ async fn scim_ids(t: &TestServer, filter: &str) -> Vec<String> {
         .collect()
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The uids an LDAP filter finds under ou=people.
 async fn ldap_uids(t: &TestServer, filter: &str) -> Vec<String> {
     let mut ldap = reader(t).await;
@@ -854,29 +843,7 @@ async fn declarations_added_and_removed_on_a_store_with_data() {
 /// Runs the command line on the server's store with the example
 /// declarations (as `ROSTER_PROFILE_ATTRIBUTES` gives them).
 fn cli_declared(t: &TestServer, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .args([
-            "--data-dir",
-            t.config.data_dir.to_str().unwrap(),
-            "--database-url",
-            &t.config.database_url,
-        ])
-        .env("ROSTER_PROFILE_ATTRIBUTES", example())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn write_file(t: &TestServer, name: &str, text: &str) -> String {
-    let path = t.config.data_dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
+    cli_with_env(t, args, &[("ROSTER_PROFILE_ATTRIBUTES", &example())])
 }
 
 const BACKOFFICE_CSV: &str = "\

@@ -108,10 +108,7 @@ async fn effective_permissions_come_from_nested_groups_and_entitlements() {
         (r#"effectivePermissions sw "calls.""#, 1),
         (r#"effectivePermissions eq "nothing.granted""#, 0),
     ] {
-        let url = format!(
-            "/Users?filter={}",
-            filter.replace(' ', "%20").replace('"', "%22")
-        );
+        let url = format!("/Users?filter={}", common::urlencode(filter));
         let (status, list) = t.scim(Method::GET, &url, None).await;
         assert_eq!(status, StatusCode::OK, "{filter}: {list}");
         assert_eq!(list["totalResults"], found, "{filter}: {list}");

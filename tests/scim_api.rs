@@ -405,17 +405,6 @@ async fn filters_and_paging() {
     assert_eq!(keys, vec!["id", "schemas", "userName"]);
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn put_replaces_and_delete_removes() {
     let t = start().await;

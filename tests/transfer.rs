@@ -8,14 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bind_rc, cli, start_with, until, TestServer};
+use common::{bind_rc, cli, start_with, until, write_file};
 use reqwest::{Method, StatusCode};
-
-fn write(t: &TestServer, name: &str, text: &str) -> String {
-    let path = t.config.data_dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 const CSV: &str = "\
 User Name,First Name,Last Name,Email,Title,password,uidNumber
@@ -32,7 +26,7 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
     let bad = format!(
         "{CSV}carl,Carl,,not-an-email,,,\nann,Again,,,,,\ndora,Dora,,,,short,\neve,Eve,,,,,seven\n"
     );
-    let path = write(&t, "bad.csv", &bad);
+    let path = write_file(&t, "bad.csv", &bad);
     let (ok, out) = cli(&t, &["import", "users", &path, "--dry-run"]);
     assert!(!ok, "{out}");
     for expected in [
@@ -50,7 +44,7 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
     assert_eq!(list["totalResults"], 0, "a dry run writes nothing");
 
     // The import proper, then the same file again.
-    let path = write(&t, "users.csv", CSV);
+    let path = write_file(&t, "users.csv", CSV);
     let (ok, out) = cli(&t, &["import", "users", &path]);
     assert!(
         ok && out.contains("3 users were created, 0 updated, 0 unchanged; 0 rows failed"),
@@ -78,7 +72,7 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
 
     // A batch with a row the store refuses (a uidNumber taken) falls back
     // to one at a time: the others are created, that one is reported.
-    let path = write(&t, "clash.csv", "userName,uidNumber\ncleo,7001\ndan,\n");
+    let path = write_file(&t, "clash.csv", "userName,uidNumber\ncleo,7001\ndan,\n");
     let (ok, out) = cli(&t, &["import", "users", &path]);
     assert!(
         !ok && out.contains("line 2: uidNumber is already in use"),
@@ -87,7 +81,7 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
     assert!(out.contains("1 users were created"), "{out}");
 
     // A file with fewer columns updates what it has and keeps the rest.
-    let path = write(&t, "titles.csv", "userName,title\nann,Architect\nbob,\n");
+    let path = write_file(&t, "titles.csv", "userName,title\nann,Architect\nbob,\n");
     let (ok, out) = cli(&t, &["import", "users", &path]);
     assert!(
         ok && out.contains("0 users were created, 1 updated, 1 unchanged"),
@@ -114,7 +108,7 @@ async fn csv_imports_once_updates_what_changed_and_round_trips() {
         "no password is exported"
     );
     let other = start_with(|_| {}).await;
-    let path = write(&other, "export.csv", &exported);
+    let path = write_file(&other, "export.csv", &exported);
     let (ok, out) = cli(&other, &["import", "users", &path]);
     assert!(ok && out.contains("4 users were created"), "{out}");
     let (_, again) = cli(&other, &["export", "users", "--format", "csv"]);
@@ -135,7 +129,7 @@ async fn json_lines_round_trip_with_extensions() {
         "\n",
         "not json\n",
     );
-    let path = write(&t, "users.jsonl", lines);
+    let path = write_file(&t, "users.jsonl", lines);
     let (ok, out) = cli(&t, &["import", "users", &path]);
     assert!(!ok && out.contains("line 4: not JSON"), "{out}");
     assert!(out.contains("2 users were created"), "{out}");
@@ -144,14 +138,14 @@ async fn json_lines_round_trip_with_extensions() {
     assert!(exported.contains(r#""department":"R&D""#), "{exported}");
     assert!(exported.contains(r#""reportsOnly":true"#), "{exported}");
     assert!(exported.contains(r#""active":false"#), "{exported}");
-    let path = write(&t, "export.jsonl", &exported);
+    let path = write_file(&t, "export.jsonl", &exported);
     let (ok, out) = cli(&t, &["import", "users", &path]);
     assert!(
         ok && out.contains("0 users were created, 0 updated, 2 unchanged"),
         "{out}"
     );
     let other = start_with(|_| {}).await;
-    let path = write(&other, "export.jsonl", &exported);
+    let path = write_file(&other, "export.jsonl", &exported);
     let (ok, out) = cli(&other, &["import", "users", &path]);
     assert!(ok && out.contains("2 users were created"), "{out}");
     let (_, again) = cli(&other, &["export", "users", "--format", "json"]);
@@ -185,7 +179,7 @@ async fn ldif_exports_read_back_unchanged() {
     assert!(exported.contains("mobile: +48 600 000 000"), "{exported}");
     assert!(exported.contains("objectClass: posixAccount"), "{exported}");
     let other = start_with(|_| {}).await;
-    let path = write(&other, "export.ldif", &exported);
+    let path = write_file(&other, "export.ldif", &exported);
     let (ok, out) = cli(&other, &["import", "users", &path]);
     assert!(ok && out.contains("imported 2 users"), "{out}");
     let (_, again) = cli(&other, &["export", "users", "--format", "ldif"]);
@@ -230,7 +224,7 @@ async fn group_definitions_move_between_directories_by_name() {
     let other = start_with(|_| {}).await;
     other.create_user("ann", None, "ann@example.com").await;
     let reversed: String = exported.lines().rev().map(|l| format!("{l}\n")).collect();
-    let path = write(&other, "groups.jsonl", &reversed);
+    let path = write_file(&other, "groups.jsonl", &reversed);
     let (ok, out) = cli(&other, &["import", "groups", &path, "--dry-run"]);
     assert!(
         !ok && out.contains("devs: member User \"bob\" is not in the directory"),
@@ -256,7 +250,7 @@ async fn group_definitions_move_between_directories_by_name() {
     let edited = exported
         .replace(r#",{"type":"User","name":"bob"}"#, "")
         .replace(r#"["code.push"]"#, r#"["code.push","code.review"]"#);
-    let path = write(&other, "edited.jsonl", &edited);
+    let path = write_file(&other, "edited.jsonl", &edited);
     let (ok, out) = cli(&other, &["import", "groups", &path]);
     assert!(
         ok && out.contains("0 groups were created, 1 updated, 2 unchanged"),

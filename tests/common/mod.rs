@@ -242,6 +242,16 @@ pub fn group_dn(name: &str) -> String {
 
 /// Runs the `roster` command line on the test server's store.
 pub fn cli(t: &TestServer, args: &[&str]) -> (bool, String) {
+    cli_with_env(t, args, &[])
+}
+
+/// Runs the `roster` command line on the test server's store with extra
+/// `ROSTER_*` settings in its environment.
+pub fn cli_with_env(
+    t: &TestServer,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .args([
@@ -250,6 +260,7 @@ pub fn cli(t: &TestServer, args: &[&str]) -> (bool, String) {
             "--database-url",
             &t.config.database_url,
         ])
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = format!(
@@ -258,6 +269,26 @@ pub fn cli(t: &TestServer, args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Writes `text` to a file `name` in the test server's data directory;
+/// returns its path.
+pub fn write_file(t: &TestServer, name: &str, text: &str) -> String {
+    let path = t.config.data_dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `s` percent-encoded for a URL's query (unreserved characters as they are).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Waits until the server's view (polling the audit trail) shows what the
